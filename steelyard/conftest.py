@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+
+from steelyard.core.testing.personas import Personas, make_personas
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's sync API runs an event loop
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    return make_personas()
+
+
+@pytest.fixture
+def client_for(personas):
+    """``client_for(user)`` returns a test client signed in as ``user``."""
+
+    def make(user) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return make

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from steelyard.core.views import tokens
+
+urlpatterns = [path("", tokens.token_list, name="token_list")]

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from steelyard.api import api
+from steelyard.core import access
+from steelyard.core.views import errors
+
+urlpatterns = [
+    path("", include("steelyard.core.urls")),
+    path("org/", include("steelyard.org.urls")),
+    path(
+        "api/v1/",
+        include((access.mark_patterns(api.urls[0], access.API), api.urls[1]), namespace=api.urls[2]),
+    ),
+    path("django-admin/", include(access.mark_patterns(admin.site.urls[0], access.ADMIN_SITE))),
+]
+
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error
