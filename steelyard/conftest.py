@@ -25,3 +25,8 @@ def client_for(personas):
         return c
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"

@@ -53,7 +53,16 @@ def _user(
     return user
 
 
+def ensure_roles() -> None:
+    """The seeded roles (a test database built with --nomigrations has none)."""
+    from steelyard.org.roles import SEEDED_ROLES
+
+    for code, name, scope, machine, _desc in SEEDED_ROLES:
+        Role.objects.get_or_create(code=code, defaults={"name": name, "data_scope": scope, "is_machine": machine})
+
+
 def make_personas() -> Personas:
+    ensure_roles()
     group = _unit("Steelyard Group", "grp", "group", None)
     east = _unit("East China", "east", "region", group)
     shanghai = _unit("Shanghai Branch", "sh", "branch", east)
