@@ -6,6 +6,7 @@ profile turns on every hardening setting that ``manage.py check --deploy`` looks
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import environ
@@ -20,9 +21,10 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").
 
 PROFILE = env.str("STEELYARD_PROFILE", default="development")
 PRODUCTION = PROFILE == "production"
-TESTING = env.bool("STEELYARD_TESTING", default=False)
+# Under pytest: inline tasks, fast password hashing.
+TESTING = env.bool("STEELYARD_TESTING", default="pytest" in sys.modules)
 
-DEBUG = env.bool("DEBUG", default=not PRODUCTION and not TESTING)
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str(
     "SECRET_KEY",
     default="" if PRODUCTION else "dev-only-insecure-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz",
@@ -123,6 +125,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -139,6 +143,7 @@ DEFAULT_CURRENCY = "CNY"
 # --- static and media -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "steelyard" / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -266,3 +271,6 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }
 STEELYARD_SITE_NAME = _("Steelyard")
+NOTIFICATION_CHANNELS = env.list(
+    "NOTIFICATION_CHANNELS", default=["steelyard.core.services.notifications.InAppChannel"]
+)

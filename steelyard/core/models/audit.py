@@ -5,7 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from steelyard.core.scopes import ScopedManager
+from steelyard.core.scopes import ScopedManager, ScopedQuerySet
 
 AUDIT_APPEND_ONLY = "The audit log is append-only."
 
@@ -20,7 +20,7 @@ class AuditAction(models.TextChoices):
     LOGIN_FAILED = "login_failed", _("Sign-in failed")
 
 
-class AuditLogQuerySet(models.QuerySet):
+class AuditLogQuerySet(ScopedQuerySet):
     def update(self, **kwargs):  # type: ignore[no-untyped-def]
         raise PermissionError(AUDIT_APPEND_ONLY)
 
