@@ -198,9 +198,11 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://steelyard
 
 # --- background work: Django Tasks API executed by huey -----------------------------------
 TASK_BACKEND = env.str("TASK_BACKEND", default="sqlite")  # sqlite | redis | postgres | immediate
+# Tests always run tasks inline (even when pytest is started without STEELYARD_TESTING), so a
+# test never writes to the real queue file. See steelyard/core/tasks.py and docs/operations-workers.md.
 _huey_common = {
     "name": "steelyard",
-    "immediate": TESTING or TASK_BACKEND == "immediate",
+    "immediate": TESTING or TASK_BACKEND == "immediate" or "pytest" in __import__("sys").modules,
     "utc": True,
     "consumer": {"workers": env.int("TASK_WORKERS", default=2), "worker_type": "thread"},
 }

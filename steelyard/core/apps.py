@@ -10,4 +10,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from steelyard.core import registry  # noqa: F401
+        from steelyard.core import approval_kinds, registrations  # noqa: F401

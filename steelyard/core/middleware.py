@@ -74,7 +74,8 @@ class AccessPolicyMiddleware:
         if policy is None:
             raise Http404("No access policy declared for this route.")
         user = request.user
-        if not user.is_authenticated or not user.is_active:
+        # Machine users (integrations) act only through the API, never through pages.
+        if not user.is_authenticated or not user.is_active or getattr(user, "is_machine", False):
             return redirect_to_login(request.get_full_path())
         if policy == "roles":
             codes = getattr(view_func, "access_roles", ()) or getattr(

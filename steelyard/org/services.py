@@ -14,7 +14,7 @@ from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext_lazy as _
 
 from steelyard.core.models import AuditAction
-from steelyard.core.services.audit import audit_create, audit_record, audit_update, snapshot
+from steelyard.core.services.audit import audit_create, audit_delete, audit_record, audit_update, snapshot
 from steelyard.org.models import (
     OrgUnit,
     Position,
@@ -30,6 +30,10 @@ ERR_UNIT_HAS_MEMBERS = _("This unit still has active members or sub-units; move 
 ERR_MANAGER_CYCLE = _("A person cannot report to themselves or to someone who reports to them.")
 ERR_LAST_ADMIN = _("You cannot remove the last active administrator.")
 ERR_QUAL_DATES = _("The expiry date must be after the date obtained.")
+ERR_ROLE_SEEDED = _(
+    "Roles shipped with Steelyard cannot be deleted; change their scope or permissions instead."
+)
+ERR_ROLE_IN_USE = _("This role is still held by people; take it away from them first.")
 
 USER_AUDIT_FIELDS = [
     "username",
@@ -237,6 +241,30 @@ def role_update(
     return role
 
 
+@transaction.atomic
+def role_create(
+    *, actor: User | None, code: str, name: str, description: str = "", data_scope: str = "own"
+) -> Role:
+    role = Role(code=code, name=name, description=description, data_scope=data_scope)
+    role.full_clean()
+    role.save()
+    audit_create(actor=actor, obj=role, fields=["code", "name", "description", "data_scope"])
+    return role
+
+
+@transaction.atomic
+def role_delete(*, actor: User | None, role: Role) -> None:
+    """Delete a custom role nobody holds; the seeded roles are part of the product and stay."""
+    from steelyard.org.roles import SEEDED_ROLES
+
+    if role.code in {code for code, *_rest in SEEDED_ROLES}:
+        raise ValidationError(ERR_ROLE_SEEDED)
+    if role.users.exists():
+        raise ValidationError(ERR_ROLE_IN_USE)
+    audit_delete(actor=actor, obj=role)
+    role.delete()
+
+
 # --- positions and qualifications --------------------------------------------------------
 
 
@@ -350,3 +378,14 @@ def position_assign(
     assignment.save()
     audit_create(actor=actor, obj=assignment, fields=["user_id", "position_id", "since"])
     return assignment
+
+
+@transaction.atomic
+def position_unassign(*, actor: User | None, assignment: PositionAssignment) -> None:
+    audit_record(
+        actor=actor,
+        action=AuditAction.DELETE,
+        obj=assignment,
+        changes={"position_id": [assignment.position_id, None], "user_id": [assignment.user_id, None]},
+    )
+    assignment.delete()

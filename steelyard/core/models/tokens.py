@@ -8,8 +8,18 @@ from django.utils.translation import gettext_lazy as _
 from steelyard.core.scopes import ScopedManager
 
 
+class ApiTokenStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
+
+
 class ApiToken(models.Model):
-    """A personal API token. Only its SHA-256 is stored; the token acts with its user's own scopes."""
+    """A personal API token. Only its SHA-256 is stored; the token acts with its user's own scopes.
+
+    The clear text (``sy_<prefix>_<secret>``) is shown once, when the token is issued; ``prefix``
+    is kept in clear so a presented token is found by index and so people can tell tokens apart.
+    """
 
     scope_owner_field = "user"
     scope_unit_field = "user__org_unit"
@@ -38,3 +48,14 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return ApiTokenStatus.REVOKED
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return ApiTokenStatus.EXPIRED
+        return ApiTokenStatus.ACTIVE
+
+    def get_status_display(self) -> str:
+        return str(ApiTokenStatus(self.status).label)

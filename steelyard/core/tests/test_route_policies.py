@@ -29,12 +29,16 @@ def test_it_declares_a_policy_on_every_route():
 
 def test_it_requires_auth_on_every_api_operation_unless_marked_public():
     unauthenticated = []
-    for prefix, router in api._routers:
-        for path, path_view in router.path_operations.items():
+    seen = 0
+    for bound in api._get_bound_routers():
+        prefix = bound.prefix
+        for path, path_view in bound.path_operations.items():
             for op in path_view.operations:
+                seen += 1
                 auth = op.auth_callbacks
                 if not auth and not getattr(op.view_func, "access_policy", None) == access.PUBLIC:
                     unauthenticated.append(f"{prefix}{path} {op.methods}")
+    assert seen > 20, "the API's operations were not found"
     assert unauthenticated == []
 
 

@@ -12,5 +12,7 @@ urlpatterns = [
     path("accounts/password/done/", auth.password_change_done_view, name="password_change_done"),
     path("accounts/language/", shell.set_language, name="set_language"),
     path("manifest.webmanifest", shell.manifest, name="manifest"),
+    path("sw.js", shell.service_worker, name="service_worker"),
+    path("offline/", shell.offline, name="offline"),
     path("healthz", shell.healthz, name="healthz"),
 ]

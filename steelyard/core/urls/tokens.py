@@ -4,4 +4,8 @@ from django.urls import path
 
 from steelyard.core.views import tokens
 
-urlpatterns = [path("", tokens.token_list, name="token_list")]
+urlpatterns = [
+    path("", tokens.token_list, name="token_list"),
+    path("new/", tokens.token_create, name="token_create"),
+    path("<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
+]

@@ -18,7 +18,23 @@
   document.addEventListener("change", function (ev) {
     if (ev.target.matches && ev.target.matches("[data-autosubmit]")) { ev.target.form.requestSubmit(); }
   });
+  // "/" focuses the global search box, as in most web apps.
+  document.addEventListener("keydown", function (ev) {
+    var t = ev.target;
+    if (ev.key !== "/" || ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) { return; }
+    var box = document.getElementById("globalSearch");
+    if (box) { ev.preventDefault(); box.focus(); }
+  });
+  // Installable app: register the service worker (its URL comes from this script tag's data-sw).
+  var me = document.currentScript;
+  function registerServiceWorker() {
+    var url = me && me.dataset.sw;
+    if (!url || !("serviceWorker" in navigator) || !window.isSecureContext) { return; }
+    navigator.serviceWorker.register(url, { scope: "/" }).catch(function () { /* optional feature */ });
+  }
   document.addEventListener("DOMContentLoaded", function () { paintProgress(document); });
+  window.addEventListener("load", registerServiceWorker);
   document.addEventListener("htmx:afterSwap", function (ev) { paintProgress(ev.detail.target.parentNode || document); });
   window.steelyard = { paintProgress: paintProgress };
 })();

@@ -1,0 +1,1 @@
+"""The core app's HTTP API routers (mounted in ``steelyard/api.py``)."""

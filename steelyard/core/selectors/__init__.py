@@ -1,0 +1,1 @@
+"""Reads: scoped querysets for views, API routes and exports."""
