@@ -41,7 +41,12 @@ class RequestContextMiddleware:
 
 
 class UserLanguageMiddleware:
-    """A signed-in user's saved language wins over the browser's."""
+    """Pick the UI language: the signed-in user's saved choice, else the language cookie, else zh-hans.
+
+    Pages ignore the browser's Accept-Language on purpose: Steelyard is Chinese by default and
+    English is a per-user choice. The API still honours Accept-Language (set by LocaleMiddleware)
+    for machine clients without a saved language.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -49,10 +54,16 @@ class UserLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         lang = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+        if not lang and not request.path.startswith("/api/"):
+            cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+            lang = cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
         if lang:
             translation.activate(lang)
             request.LANGUAGE_CODE = lang  # type: ignore[attr-defined]
-        return self.get_response(request)
+        response = self.get_response(request)
+        if lang:
+            response.headers["Content-Language"] = lang
+        return response
 
 
 class AccessPolicyMiddleware:

@@ -24,16 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from steelyard.org.models import User
 
 
 class Scope(models.TextChoices):
-    OWN = "own", "own records"
-    TEAM = "team", "own team"
-    SUBTREE = "subtree", "org subtree"
-    ALL = "all", "everything"
+    OWN = "own", _("Own records")
+    TEAM = "team", _("Own team")
+    SUBTREE = "subtree", _("Org subtree")
+    ALL = "all", _("Everything")
 
 
 SCOPE_ORDER = {Scope.OWN: 0, Scope.TEAM: 1, Scope.SUBTREE: 2, Scope.ALL: 3}

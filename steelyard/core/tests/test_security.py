@@ -66,3 +66,14 @@ def test_it_answers_unknown_pages_with_a_translated_404(personas, client_for):
     r = client_for(personas.alice).get("/no-such-page/")
     assert r.status_code == 404
     assert "zh-hans" in r.content.decode()
+
+
+def test_it_shows_the_login_page_in_chinese_even_to_an_english_browser(db):
+    r = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").get(reverse("login"))
+    assert 'lang="zh-hans"' in r.content.decode()
+
+
+def test_it_remembers_a_visitor_choosing_english_before_signing_in(db):
+    c = Client()
+    c.post(reverse("set_language"), {"language": "en", "next": reverse("login")})
+    assert 'lang="en"' in c.get(reverse("login")).content.decode()
