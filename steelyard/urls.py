@@ -14,7 +14,10 @@ urlpatterns = [
         "api/v1/",
         include((access.mark_patterns(api.urls[0], access.API), api.urls[1]), namespace=api.urls[2]),
     ),
-    path("django-admin/", include((access.mark_patterns(admin.site.urls[0], access.ADMIN_SITE), "admin"), namespace="admin")),
+    path(
+        "django-admin/",
+        include((access.mark_patterns(admin.site.urls[0], access.ADMIN_SITE), "admin"), namespace="admin"),
+    ),
 ]
 
 handler400 = errors.bad_request

@@ -7,6 +7,12 @@ from django.utils.translation import gettext_lazy as _
 from steelyard.core.registry import MenuItem, registry
 
 registry.add_menu(
-    MenuItem("core.jobs", _("Background jobs"), "job_list", icon="hourglass-split", group=_("Organisation"),
-             order=950)
+    MenuItem(
+        "core.jobs",
+        _("Background jobs"),
+        "job_list",
+        icon="hourglass-split",
+        group=_("Organisation"),
+        order=950,
+    )
 )

@@ -24,9 +24,15 @@ class UserFilter(ListFilter):
     """Filters of the people list: search, unit (with its whole subtree), role, active."""
 
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
-    unit = forms.ModelChoiceField(label=_("Org unit"), queryset=OrgUnit.objects.none(), required=False)
+    unit = forms.ModelChoiceField(
+        label=_("Org unit"), queryset=OrgUnit.objects.none(), required=False, empty_label=_("All units")
+    )
     role = forms.ModelChoiceField(
-        label=_("Role"), queryset=Role.objects.all(), to_field_name="code", required=False
+        label=_("Role"),
+        queryset=Role.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label=_("All roles"),
     )
     active = forms.ChoiceField(label=_("Status"), choices=ACTIVE_CHOICES, required=False)
 

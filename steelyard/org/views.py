@@ -85,7 +85,7 @@ def _form_page(request: HttpRequest, form: Any, *, title: str, cancel_url: str, 
 def unit_list(request: HttpRequest) -> HttpResponse:
     """The org tree the user can see, indented by depth, with member counts."""
     f = OrgUnitFilter(request.GET, user=request.user)
-    page = paginate(request, selectors.org_unit_list(user=request.user, filters=request.GET), per_page=200)
+    page = paginate(request, selectors.org_unit_list(user=request.user, filters=request.GET), per_page=50)
     return render(request, "org/unit_list.html", {"filter": f, "page": page, "can_edit": _is_admin(request)})
 
 

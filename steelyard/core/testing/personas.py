@@ -58,7 +58,9 @@ def ensure_roles() -> None:
     from steelyard.org.roles import SEEDED_ROLES
 
     for code, name, scope, machine, _desc in SEEDED_ROLES:
-        Role.objects.get_or_create(code=code, defaults={"name": name, "data_scope": scope, "is_machine": machine})
+        Role.objects.get_or_create(
+            code=code, defaults={"name": name, "data_scope": scope, "is_machine": machine}
+        )
 
 
 def make_personas() -> Personas:

@@ -201,9 +201,12 @@ def test_it_refuses_a_machine_user_at_the_login_page(personas):
 
     personas.charlie.is_machine = True
     personas.charlie.save()
+    # Pages ignore Accept-Language: an anonymous visitor reads the login page in zh-hans.
     response = Client(HTTP_ACCEPT_LANGUAGE="en").post(
         "/accounts/login/", {"username": "charlie", "password": PASSWORD}
     )
     assert response.status_code == 200
-    assert "machine account" in response.content.decode()
+    assert zh("This is a machine account. It can only use the API, with an API token.") in (
+        response.content.decode()
+    )
     assert "_auth_user_id" not in response.client.session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils.translation import gettext, override
 
@@ -113,10 +114,15 @@ def test_it_shows_a_clear_translated_error_for_a_wrong_password(personas):
     html = response.content.decode()
     assert "alert-danger" in html
     assert "请输入一个正确的用户名和密码" in html
-    english = Client(HTTP_ACCEPT_LANGUAGE="en").post(
+    # Pages ignore Accept-Language; a visitor switches to English with the language cookie.
+    ignored = Client(HTTP_ACCEPT_LANGUAGE="en").post(
         "/accounts/login/", {"username": "alice", "password": "wrong"}
     )
-    assert "Please enter a correct" in english.content.decode()
+    assert "请输入一个正确的用户名和密码" in ignored.content.decode()
+    english = Client()
+    english.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = english.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+    assert "Please enter a correct" in response.content.decode()
 
 
 def test_it_answers_an_oversized_html_form_with_413(personas, client_for, settings):

@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils.translation import gettext, override
 
 from steelyard.core.api.throttle import parse_rate
 from steelyard.core.models import AuditLog
 from steelyard.core.services.audit import audit_record
 from steelyard.core.services.tokens import api_token_create
+
+
+def zh(msgid: str) -> str:
+    """The message as a zh-hans user reads it."""
+    with override("zh-hans"):
+        return gettext(msgid)
 
 
 @pytest.fixture
@@ -70,7 +77,8 @@ def test_it_refuses_a_tampered_cursor_with_400(personas, admin_client):
         assert response.status_code == 400
         error = response.json()["error"]
         assert error["code"] == "invalid_cursor"
-        assert error["message"] == "This cursor is not valid. Start again from the first page."
+        # The admin's saved language (zh-hans) wins over the client's Accept-Language.
+        assert error["message"] == zh("This cursor is not valid. Start again from the first page.")
 
 
 def test_it_caps_the_limit(personas, admin_client):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext, override
 
 from steelyard.core import approval_kinds  # noqa: F401  (registers org.role_grant, menu and widget)
 from steelyard.core.models import ApprovalRequest, ApprovalRoute, ApprovalStatus, AuditLog, Notification
@@ -331,7 +332,10 @@ def test_it_grants_a_role_when_an_administrator_approves(personas):
     svc.approval_decide(actor=p.admin, request=req, decision="approve")
     assert p.alice.get_role_codes() == {"sales_rep", "marketing"}
     assert AuditLog.objects.filter(verb="user.roles", object_id=str(p.alice.pk), actor=p.admin).exists()
-    assert svc.approval_change_rows(req)[0][1] == "Marketing"
+    with override("zh-hans"):
+        assert svc.approval_change_rows(req)[0][1] == gettext("Marketing")
+    with override("en"):
+        assert svc.approval_change_rows(req)[0][1] == "Marketing"
 
 
 def test_it_refuses_role_grants_from_non_managers_and_for_held_roles(personas):

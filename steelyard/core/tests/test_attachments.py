@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.translation import override
 
 from steelyard.core.models import Attachment, AuditLog
 from steelyard.core.services.collaboration import attachment_add, attachment_delete
@@ -46,14 +47,14 @@ def test_it_stores_a_file_under_a_random_name(personas, settings):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("big.pdf", PDF + b"x" * 200, "at most"),
+        ("big.pdf", PDF + b"x" * 200, "单个文件最大 100\xa0字节"),
         ("script.exe", b"MZ\x90\x00", ".exe"),
-        ("noext", PDF, "extension"),
+        ("noext", PDF, "文件名需要带扩展名"),
         ("fake.png", b"<html>not a png</html>", ".png"),
         ("fake.pdf", PNG, ".pdf"),
         ("fake.docx", PDF, ".docx"),
         ("binary.txt", PNG, ".txt"),
-        ("empty.pdf", b"", "empty"),
+        ("empty.pdf", b"", "文件为空"),
     ],
 )
 def test_it_rejects_bad_files_and_stores_nothing(personas, settings, name, content, message):
@@ -62,7 +63,8 @@ def test_it_rejects_bad_files_and_stores_nothing(personas, settings, name, conte
         attachment_add(
             actor=personas.alice, subject=personas.alice, uploaded_file=SimpleUploadedFile(name, content)
         )
-    assert message in " ".join(exc.value.messages)
+    with override("zh-hans"):  # the personas' language
+        assert message in " ".join(exc.value.messages)
     assert not Attachment.objects.exists()
     assert _stored_files(settings) == []
 

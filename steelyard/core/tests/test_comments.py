@@ -8,10 +8,17 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, override
 
 from steelyard.core.models import AuditLog, Comment, Notification
 from steelyard.core.services.collaboration import comment_delete, comment_post
 from steelyard.org.models import User
+
+
+def zh(msgid: str) -> str:
+    """The UI text as the personas (zh-hans by default) read it."""
+    with override("zh-hans"):
+        return gettext(msgid)
 
 
 def _url(name: str, record, *extra) -> str:
@@ -123,7 +130,7 @@ def test_it_renders_the_record_page_with_both_panels(personas, client_for, djang
         response = c.get(_url("record_collab", p.team_a))
     html = response.content.decode()
     assert "comment 9" in html
-    assert "@username" in html  # the textarea hint
+    assert zh("@username to notify someone") in html  # the textarea hint
     assert 'enctype="multipart/form-data"' in html
 
 
@@ -138,7 +145,7 @@ def test_it_lets_the_author_delete_within_15_minutes(personas, client_for):
     p = personas
     comment = comment_post(actor=p.alice, subject=p.team_a, body="oops")
     c = client_for(p.alice)
-    assert b"Delete" in c.get(_url("record_comment_delete", p.team_a, comment.pk)).content
+    assert zh("Delete").encode() in c.get(_url("record_comment_delete", p.team_a, comment.pk)).content
     assert c.post(_url("record_comment_delete", p.team_a, comment.pk)).status_code == 302
     assert not Comment.objects.exists()
     assert AuditLog.objects.filter(object_id=str(comment.pk), action="delete").exists()

@@ -11,12 +11,16 @@ from steelyard.org.models import OrgUnit, User
 
 
 def _rows_by(personas):
-    return {p.username: audit_record(actor=p, action="action", verb="test") for p in
-            (personas.alice, personas.bob, personas.charlie, personas.dora, personas.admin)}
+    return {
+        p.username: audit_record(actor=p, action="action", verb="test")
+        for p in (personas.alice, personas.bob, personas.charlie, personas.dora, personas.admin)
+    }
 
 
 def _visible(user):
-    return set(AuditLog.objects.visible_to(user).filter(verb="test").values_list("actor__username", flat=True))
+    return set(
+        AuditLog.objects.visible_to(user).filter(verb="test").values_list("actor__username", flat=True)
+    )
 
 
 def test_it_gives_each_role_its_scope(personas):
@@ -59,7 +63,9 @@ def test_it_shows_nothing_to_anonymous_or_inactive_users(personas):
 
 def test_it_keeps_the_subtree_query_to_one_indexed_prefix(personas, django_assert_num_queries):
     with django_assert_num_queries(1):
-        names = set(OrgUnit.objects.filter(path__startswith=personas.east.path).values_list("code", flat=True))
+        names = set(
+            OrgUnit.objects.filter(path__startswith=personas.east.path).values_list("code", flat=True)
+        )
     assert names == {"east", "sh", "sh-crane"}
 
 
