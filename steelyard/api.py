@@ -64,4 +64,5 @@ api.add_router("/jobs/", "steelyard.core.api.jobs.router")
 api.add_router("/notifications/", "steelyard.core.api.notifications.router")
 api.add_router("/records/", "steelyard.core.api.collaboration.router")
 api.add_router("/approvals/", "steelyard.core.api.approvals.router")
+api.add_router("/customers/", "steelyard.customers.api.router")
 # --- end of routers -------------------------------------------------------------------------

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "ninja",
     "steelyard.core",
     "steelyard.org",
+    "steelyard.customers",
 ]
 
 MIDDLEWARE = [

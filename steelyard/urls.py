@@ -10,6 +10,7 @@ from steelyard.core.views import errors
 urlpatterns = [
     path("", include("steelyard.core.urls")),
     path("org/", include("steelyard.org.urls")),
+    path("customers/", include("steelyard.customers.urls")),
     path(
         "api/v1/",
         include((access.mark_patterns(api.urls[0], access.API), api.urls[1]), namespace=api.urls[2]),
