@@ -77,6 +77,7 @@ class AuditLog(models.Model):
         verbose_name_plural = _("audit log")
         ordering = ["-at", "-id"]
         indexes = [
+            models.Index(fields=["-at", "-id"], name="core_audit_newest"),
             models.Index(fields=["content_type", "object_id", "-at"]),
             models.Index(fields=["actor", "-at"]),
             models.Index(fields=["action", "-at"]),
