@@ -6,7 +6,9 @@ profile turns on every hardening setting that ``manage.py check --deploy`` looks
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import environ
@@ -108,6 +110,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+    # Tests use a file database, not the shared-cache in-memory one: concurrency tests run many
+    # threads with their own connections, which an in-memory database answers with "table is locked".
+    # One file per test process (xdist workers are processes too), so simultaneous runs never share it;
+    # Django deletes it when the run ends.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"steelyard-test-{os.getpid()}.sqlite3")
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

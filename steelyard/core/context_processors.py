@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 
 from steelyard.core.registry import registry
 
@@ -20,9 +21,29 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return base
+    menu: list[Any] = []
+
+    def menu_items() -> list[Any]:
+        if not menu:
+            menu.extend(registry.menu_for(user))
+        return menu
+
+    def active_menu() -> str:
+        """The entry whose URL is the longest prefix of this page (/customers/pool/ is not 'Customers')."""
+        best, best_len = "", 0
+        for item in menu_items():
+            try:
+                url = reverse(item.url_name)
+            except NoReverseMatch:
+                continue
+            if request.path.startswith(url) and len(url) > best_len:
+                best, best_len = item.key, len(url)
+        return best
+
     return {
         **base,
-        # A callable: templates that never show the menu (error pages) never query roles.
-        "menu_items": lambda: registry.menu_for(user),
+        # Callables: templates that never show the menu (error pages) never query roles.
+        "menu_items": menu_items,
+        "active_menu": active_menu,
         "user_initial": (str(user).strip()[:1] or "?").upper(),
     }

@@ -75,22 +75,37 @@ class Pool(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=80)
-    org_unit = models.ForeignKey("org.OrgUnit", verbose_name=_("org unit"), on_delete=models.PROTECT,
-                                 related_name="pools")
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("members"), blank=True,
-                                     related_name="pools")
-    admins = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("administrators"), blank=True,
-                                    related_name="administered_pools")
-    holding_cap = models.PositiveIntegerField(_("private customers per rep"), default=200,
-                                              help_text=_("A rep holding this many customers cannot claim more."))
+    org_unit = models.ForeignKey(
+        "org.OrgUnit", verbose_name=_("org unit"), on_delete=models.PROTECT, related_name="pools"
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), blank=True, related_name="pools"
+    )
+    admins = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("administrators"),
+        blank=True,
+        related_name="administered_pools",
+    )
+    holding_cap = models.PositiveIntegerField(
+        _("private customers per rep"),
+        default=200,
+        help_text=_("A rep holding this many customers cannot claim more."),
+    )
     claims_per_day = models.PositiveIntegerField(_("claims per day"), default=10)
     cooldown_days = models.PositiveIntegerField(
-        _("cooldown (days)"), default=30,
-        help_text=_("Days before the previous owner may claim a customer back."))
-    warn_days = models.PositiveIntegerField(_("warn before (days)"), default=7,
-                                            help_text=_("Warn owner and manager this many days before recycling."))
+        _("cooldown (days)"),
+        default=30,
+        help_text=_("Days before the previous owner may claim a customer back."),
+    )
+    warn_days = models.PositiveIntegerField(
+        _("warn before (days)"),
+        default=7,
+        help_text=_("Warn owner and manager this many days before recycling."),
+    )
     exclude_won_within_days = models.PositiveIntegerField(
-        _("keep if a deal was won within (days)"), default=90)
+        _("keep if a deal was won within (days)"), default=90
+    )
     exclude_open_opportunity = models.BooleanField(_("keep while an opportunity is open"), default=True)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -141,23 +156,49 @@ class Territory(models.Model):
 
     name = models.CharField(_("name"), max_length=80)
     code = models.SlugField(_("code"), max_length=40, unique=True)
-    parent = models.ForeignKey("self", verbose_name=_("parent territory"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="children")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="owned_territories")
-    org_unit = models.ForeignKey("org.OrgUnit", verbose_name=_("team"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="territories")
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("members"), blank=True,
-                                     related_name="territories")
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent territory"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_territories",
+    )
+    org_unit = models.ForeignKey(
+        "org.OrgUnit",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="territories",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), blank=True, related_name="territories"
+    )
     provinces = models.JSONField(_("provinces"), default=list, blank=True)
     industries = models.JSONField(_("industries"), default=list, blank=True)
     product_lines = models.JSONField(_("product lines"), default=list, blank=True)
-    strategy = models.CharField(_("assignment"), max_length=20, choices=Strategy.choices,
-                                default=Strategy.ROUND_ROBIN)
+    strategy = models.CharField(
+        _("assignment"), max_length=20, choices=Strategy.choices, default=Strategy.ROUND_ROBIN
+    )
     priority = models.IntegerField(_("priority"), default=100, help_text=_("Lower numbers are tried first."))
     rr_cursor = models.PositiveIntegerField(default=0, editable=False)
-    pool = models.ForeignKey(Pool, verbose_name=_("pool"), null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="territories")
+    pool = models.ForeignKey(
+        Pool,
+        verbose_name=_("pool"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="territories",
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -167,6 +208,12 @@ class Territory(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def user_pool_ids(user, *, admin_only: bool = False) -> list[int]:  # type: ignore[no-untyped-def]
+    """Ids of the active pools ``user`` administers (and, unless ``admin_only``, is a member of)."""
+    q = Q(admins=user.pk) if admin_only else Q(members=user.pk) | Q(admins=user.pk)
+    return sorted(set(Pool.objects.filter(q, is_active=True).values_list("id", flat=True)))
 
 
 class CustomerQuerySet(ScopedQuerySet):
@@ -187,38 +234,79 @@ class Customer(models.Model):
     short_name = models.CharField(_("short name"), max_length=80, blank=True)
     name_key = models.CharField(_("normalised name"), max_length=200, db_index=True, editable=False)
     pinyin = models.CharField(_("pinyin"), max_length=400, blank=True, editable=False)
-    pinyin_initials = models.CharField(_("pinyin initials"), max_length=80, blank=True, db_index=True,
-                                       editable=False)
+    pinyin_initials = models.CharField(
+        _("pinyin initials"), max_length=80, blank=True, db_index=True, editable=False
+    )
     credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
     industry = models.CharField(_("industry"), max_length=20, choices=Industry.choices, blank=True)
     province = models.CharField(_("province"), max_length=20, blank=True)
     city = models.CharField(_("city"), max_length=40, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
     size = models.CharField(_("size"), max_length=10, choices=CompanySize.choices, blank=True)
-    parent = models.ForeignKey("self", verbose_name=_("group company"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="subsidiaries")
-    status = models.CharField(_("status"), max_length=10, choices=CustomerStatus.choices,
-                              default=CustomerStatus.PROSPECT)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("group company"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="subsidiaries",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.PROSPECT
+    )
     source = models.CharField(_("source"), max_length=20, choices=CustomerSource.choices, blank=True)
     is_key_account = models.BooleanField(_("key account"), default=False)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
     tier = models.CharField(_("tier"), max_length=20, blank=True, db_index=True)
     first_order_date = models.DateField(_("first order"), null=True, blank=True)
     visit_every_days = models.PositiveIntegerField(
-        _("visit every (days)"), null=True, blank=True,
-        help_text=_("Leave empty to use the default for the customer's tier."))
+        _("visit every (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to use the default for the customer's tier."),
+    )
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="customers")
-    org_unit = models.ForeignKey("org.OrgUnit", verbose_name=_("owning unit"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="customers")
-    territory = models.ForeignKey(Territory, verbose_name=_("territory"), null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="customers")
-    pool = models.ForeignKey(Pool, verbose_name=_("pool"), null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="customers")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customers",
+    )
+    org_unit = models.ForeignKey(
+        "org.OrgUnit",
+        verbose_name=_("owning unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customers",
+    )
+    territory = models.ForeignKey(
+        Territory,
+        verbose_name=_("territory"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customers",
+    )
+    pool = models.ForeignKey(
+        Pool,
+        verbose_name=_("pool"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customers",
+    )
     owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
-    previous_owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("previous owner"), null=True,
-                                       blank=True, on_delete=models.SET_NULL, related_name="+")
+    previous_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("previous owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     released_at = models.DateTimeField(_("returned to pool at"), null=True, blank=True)
 
     # The pool clock: the latest qualifying events, and the stored recycle date with its reason.
@@ -228,16 +316,29 @@ class Customer(models.Model):
     last_deal_at = models.DateTimeField(_("last deal"), null=True, blank=True)
     has_open_opportunity = models.BooleanField(_("has an open opportunity"), default=False)
     recycle_at = models.DateField(_("returns to the pool on"), null=True, blank=True)
-    recycle_trigger = models.CharField(_("recycle reason"), max_length=20, choices=PoolTrigger.choices,
-                                       blank=True)
+    recycle_trigger = models.CharField(
+        _("recycle reason"), max_length=20, choices=PoolTrigger.choices, blank=True
+    )
     recycle_since = models.DateTimeField(_("reason since"), null=True, blank=True)
     recycle_warned_at = models.DateTimeField(_("warned at"), null=True, blank=True)
     locked_until = models.DateField(_("locked by a manager until"), null=True, blank=True)
 
-    merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="merged_from")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True,
-                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_from",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -248,14 +349,25 @@ class Customer(models.Model):
         verbose_name_plural = _("customers")
         ordering = ["legal_name"]
         constraints = [
-            models.UniqueConstraint(fields=["credit_code"], condition=~Q(credit_code="") & Q(merged_into=None),
-                                    name="uq_customer_credit_code"),
+            models.UniqueConstraint(
+                fields=["credit_code"],
+                condition=~Q(credit_code="") & Q(merged_into=None),
+                name="uq_customer_credit_code",
+            ),
         ]
         indexes = [
             models.Index(fields=["owner", "recycle_at"]),
-            models.Index(fields=["recycle_at"], condition=Q(owner__isnull=False), name="customer_recycle_due"),
+            models.Index(
+                fields=["recycle_at"], condition=Q(owner__isnull=False), name="customer_recycle_due"
+            ),
             models.Index(fields=["pool", "owner"]),
             models.Index(fields=["org_unit", "legal_name"]),
+            models.Index(fields=["owner", "legal_name"]),
+            models.Index(
+                fields=["legal_name", "id"],
+                condition=Q(merged_into__isnull=True),
+                name="customer_live_by_name",
+            ),
             models.Index(fields=["credit_code"]),
             models.Index(fields=["status"]),
             models.Index(fields=["-updated_at"]),
@@ -272,11 +384,9 @@ class Customer(models.Model):
     @classmethod
     def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
         # The public pool: unowned customers are visible to the members and admins of their pool.
-        if action != "view":
-            return Q(owner__isnull=True, pool__admins=user.pk)
-        return Q(owner__isnull=True, pool__members=user.pk) | Q(owner__isnull=True, pool__admins=user.pk)
-
-    scope_extra_distinct = True
+        # Pool ids are read once (a user is in a handful of pools) so the list query needs no join
+        # and no DISTINCT over the customers table.
+        return Q(owner__isnull=True, pool_id__in=user_pool_ids(user, admin_only=action != "view"))
 
     @property
     def is_new_customer(self) -> bool:
@@ -303,16 +413,20 @@ class Contact(models.Model):
     scope_owner_field = "customer__owner"
     scope_unit_field = "customer__org_unit"
 
-    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
-                                 related_name="contacts")
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contacts"
+    )
     name = models.CharField(_("name"), max_length=60)
     title = models.CharField(_("title"), max_length=80, blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
-    phone_key = models.CharField(_("normalised phone"), max_length=20, blank=True, db_index=True, editable=False)
+    phone_key = models.CharField(
+        _("normalised phone"), max_length=20, blank=True, db_index=True, editable=False
+    )
     email = models.EmailField(_("email"), blank=True)
     wechat_id = models.CharField(_("WeChat ID"), max_length=60, blank=True)
-    decision_role = models.CharField(_("role in the decision"), max_length=20, choices=DecisionRole.choices,
-                                     blank=True)
+    decision_role = models.CharField(
+        _("role in the decision"), max_length=20, choices=DecisionRole.choices, blank=True
+    )
     is_primary = models.BooleanField(_("primary contact"), default=False)
     notes = models.TextField(_("notes"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
@@ -332,9 +446,7 @@ class Contact(models.Model):
     def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
         if action != "view":
             return None
-        return Q(customer__owner__isnull=True, customer__pool__members=user.pk)
-
-    scope_extra_distinct = True
+        return Q(customer__owner__isnull=True, customer__pool_id__in=user_pool_ids(user))
 
 
 class OwnershipAction(models.TextChoices):
@@ -350,15 +462,34 @@ class OwnershipAction(models.TextChoices):
 class OwnershipEvent(models.Model):
     """One change of a customer's owner, with who did it, why and which rule fired."""
 
-    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
-                                 related_name="ownership_events")
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="ownership_events"
+    )
     action = models.CharField(_("action"), max_length=10, choices=OwnershipAction.choices)
-    from_owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("from"), null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    to_owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("to"), null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("from"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     reason = models.TextField(_("reason"), blank=True)
     rule = models.CharField(_("rule"), max_length=60, blank=True)
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -367,7 +498,10 @@ class OwnershipEvent(models.Model):
         verbose_name = _("ownership event")
         verbose_name_plural = _("ownership events")
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["customer", "-at"]), models.Index(fields=["to_owner", "action", "-at"])]
+        indexes = [
+            models.Index(fields=["customer", "-at"]),
+            models.Index(fields=["to_owner", "action", "-at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer} {self.action}"
@@ -395,25 +529,38 @@ class Activity(models.Model):
     scope_owner_field = "owner"
     scope_unit_field = "org_unit"
 
-    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
-                                 related_name="activities")
-    kind = models.CharField(_("type"), max_length=10, choices=ActivityKind.choices, default=ActivityKind.VISIT)
-    status = models.CharField(_("status"), max_length=10, choices=ActivityStatus.choices,
-                              default=ActivityStatus.PLANNED)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="activities"
+    )
+    kind = models.CharField(
+        _("type"), max_length=10, choices=ActivityKind.choices, default=ActivityKind.VISIT
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=ActivityStatus.choices, default=ActivityStatus.PLANNED
+    )
     subject = models.CharField(_("subject"), max_length=200)
     purpose = models.TextField(_("purpose"), blank=True)
     planned_at = models.DateTimeField(_("planned for"), null=True, blank=True)
     occurred_at = models.DateTimeField(_("happened at"), null=True, blank=True)
     outcome = models.TextField(_("outcome"), blank=True)
     next_step = models.CharField(_("next step"), max_length=200, blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.PROTECT,
-                              related_name="activities")
-    org_unit = models.ForeignKey("org.OrgUnit", verbose_name=_("owning unit"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="+")
-    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("participants"), blank=True,
-                                          related_name="activities_joined")
-    contacts = models.ManyToManyField(Contact, verbose_name=_("customer contacts"), blank=True,
-                                      related_name="activities")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="activities"
+    )
+    org_unit = models.ForeignKey(
+        "org.OrgUnit",
+        verbose_name=_("owning unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("participants"), blank=True, related_name="activities_joined"
+    )
+    contacts = models.ManyToManyField(
+        Contact, verbose_name=_("customer contacts"), blank=True, related_name="activities"
+    )
     checkin_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     checkin_lat = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     checkin_lng = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -469,8 +616,12 @@ class VisitFrequencyDefault(models.Model):
 class SavedView(models.Model):
     """A named set of list filters a user keeps (optionally shared with everyone)."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE,
-                              related_name="saved_views")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="saved_views",
+    )
     list_key = models.CharField(_("list"), max_length=40)
     name = models.CharField(_("name"), max_length=60)
     query = models.CharField(_("filters"), max_length=1000)

@@ -8,9 +8,28 @@ import unicodedata
 from pypinyin import Style, lazy_pinyin
 
 # Legal-form words that do not distinguish one company from another.
-_SUFFIXES = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团公司", "股份公司", "公司",
-             "co., ltd.", "co.,ltd.", "co. ltd", "company limited", "limited", "ltd.", "ltd", "inc.", "inc",
-             "corporation", "corp.", "corp", "group")
+_SUFFIXES = (
+    "股份有限公司",
+    "有限责任公司",
+    "集团有限公司",
+    "有限公司",
+    "集团公司",
+    "股份公司",
+    "公司",
+    "co., ltd.",
+    "co.,ltd.",
+    "co. ltd",
+    "company limited",
+    "limited",
+    "ltd.",
+    "ltd",
+    "inc.",
+    "inc",
+    "corporation",
+    "corp.",
+    "corp",
+    "group",
+)
 _PUNCT = re.compile(r"[\s\(\)（）\[\]【】·.,，、\-_/&'\"]+")
 
 
@@ -32,7 +51,7 @@ def phone_key(phone: str) -> str:
     digits = re.sub(r"\D", "", phone or "")
     for prefix in ("0086", "86"):
         if digits.startswith(prefix) and len(digits) - len(prefix) >= 11:
-            digits = digits[len(prefix):]
+            digits = digits[len(prefix) :]
             break
     return digits[-20:]
 

@@ -25,9 +25,19 @@ def make_pool(unit: Any, *, members: list = (), admins: list = (), **kw: Any) ->
     return pool
 
 
-def make_customer(owner: Any = None, *, name: str | None = None, pool: Pool | None = None, **kw: Any) -> Customer:
+def make_customer(
+    owner: Any = None, *, name: str | None = None, pool: Pool | None = None, **kw: Any
+) -> Customer:
     name = name or f"测试客户{next(_seq)}有限公司"
     full, initials = pinyin_of(name)
     unit = kw.pop("org_unit", owner.org_unit if owner is not None else (pool.org_unit if pool else None))
-    return Customer.objects.create(legal_name=name, name_key=name_key(name), pinyin=full, pinyin_initials=initials,
-                                   owner=owner, org_unit=unit, pool=pool, **kw)
+    return Customer.objects.create(
+        legal_name=name,
+        name_key=name_key(name),
+        pinyin=full,
+        pinyin_initials=initials,
+        owner=owner,
+        org_unit=unit,
+        pool=pool,
+        **kw,
+    )

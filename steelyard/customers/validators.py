@@ -9,7 +9,9 @@ CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 ERR_CREDIT_CODE_LENGTH = _("A unified social credit code has 18 characters.")
-ERR_CREDIT_CODE_CHARS = _("A unified social credit code uses digits and capital letters except I, O, Z, S and V.")
+ERR_CREDIT_CODE_CHARS = _(
+    "A unified social credit code uses digits and capital letters except I, O, Z, S and V."
+)
 ERR_CREDIT_CODE_CHECK = _("This unified social credit code fails its check digit; please check it for typos.")
 
 
