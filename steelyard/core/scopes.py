@@ -70,23 +70,32 @@ def scope_q(model: type[models.Model], user: User, action: str = VIEW) -> Q | No
         return None
     owner_field = getattr(model, "scope_owner_field", None)
     unit_field = getattr(model, "scope_unit_field", None)
-    owner_prefix = "" if owner_field in ("id", "pk") else f"{owner_field}__"
     unit_prefix = "" if unit_field == "self" else f"{unit_field}__"
     q = Q(pk__in=[])
     if owner_field:
         q |= Q(**{owner_field: user.pk})
+    # Membership is resolved to id lists/subqueries first, so the main query filters on indexed
+    # columns of its own table (owner_id IN (...), org_unit_id IN (...)) instead of joining users.
     if scope == Scope.TEAM:
         # The team: records owned by people who report to me, or owned by my own unit.
+        from steelyard.org.models import User as UserModel
+
         if owner_field:
-            q |= Q(**{f"{owner_prefix}manager": user.pk})
+            reports = list(UserModel.objects.filter(manager_id=user.pk).values_list("pk", flat=True))
+            if reports:
+                q |= Q(**{f"{owner_field}__in": reports})
         if unit_field and user.org_unit_id:
             q |= Q(**{f"{unit_prefix}pk": user.org_unit_id})
     elif scope == Scope.SUBTREE and user.org_unit_id:
+        from steelyard.org.models import OrgUnit
+        from steelyard.org.models import User as UserModel
+
         path = user.org_unit.path
+        units = OrgUnit.objects.filter(path__startswith=path).values("pk")
         if unit_field:
-            q |= Q(**{f"{unit_prefix}path__startswith": path})
+            q |= Q(**{f"{unit_prefix}pk__in": units})
         if owner_field:
-            q |= Q(**{f"{owner_prefix}org_unit__path__startswith": path})
+            q |= Q(**{f"{owner_field}__in": UserModel.objects.filter(org_unit__in=units).values("pk")})
     extra = getattr(model, "scope_extra_q", None)
     if extra is not None:
         extra_q = extra(user, action)

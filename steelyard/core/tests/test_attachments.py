@@ -177,7 +177,7 @@ def test_it_lists_files_in_few_queries(personas, client_for, django_assert_max_n
         )
     c = client_for(personas.bob)
     c.get(_url("record_attachments", personas.team_a))
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         response = c.get(_url("record_attachments", personas.team_a))
     assert response.content.decode().count("/attachments/") >= 15
 

@@ -110,7 +110,15 @@ def customer_group_rollup(
     children: dict[int, list[Customer]] = {}
     level = [root.pk]
     for _i in range(depth):
-        rows = list(base.filter(parent_id__in=level).only("pk", "legal_name", "short_name", "parent_id"))
+        # Filter merged rows in Python: with "merged_into IS NULL" in SQL, SQLite prefers the
+        # partial name index over parent_id's and scans the whole table.
+        rows = [
+            r
+            for r in Customer.objects.filter(parent_id__in=level)
+            .only("pk", "legal_name", "short_name", "parent_id", "merged_into_id")
+            .order_by()
+            if r.merged_into_id is None
+        ]
         if not rows:
             break
         for row in rows:
