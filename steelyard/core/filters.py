@@ -32,8 +32,11 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.db.models import QuerySet
+from django.forms.utils import flatatt
 from django.http import HttpRequest, QueryDict
 from django.utils.formats import number_format
+from django.utils.html import conditional_escape, escape, format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 SORT_PARAM = "sort"
@@ -58,6 +61,10 @@ class ListFilter(forms.Form):
                 required=False, choices=choices, widget=forms.HiddenInput
             )
         for field in self.fields.values():
+            if type(field.widget) is forms.Select:
+                fast = FastSelect(attrs=field.widget.attrs)
+                fast.choices = field.widget.choices
+                field.widget = fast
             _style_filter_widget(field.widget)
 
     @property
@@ -94,6 +101,26 @@ class ListFilter(forms.Form):
     @property
     def is_filtered(self) -> bool:
         return any(v not in (None, "", [], False) for k, v in self.valid_data.items() if k != SORT_PARAM)
+
+
+class FastSelect(forms.Select):
+    """A single select rendered in Python, not one template per option.
+
+    Filter forms offer every visible person or unit; at hundreds of options Django's per-option
+    templates dominate the page. Same HTML, same behaviour, a fraction of the time.
+    """
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> str:
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        current = {str(v) for v in (value if isinstance(value, (list, tuple)) else [value]) if v is not None}
+        parts = []
+        for option_value, label in self.choices:
+            key = str(getattr(option_value, "value", option_value))
+            key = "" if key == "None" else key
+            selected = " selected" if key in current else ""
+            parts.append(f'<option value="{escape(key)}"{selected}>{conditional_escape(label)}</option>')
+        return format_html("<select{}>{}</select>", flatatt(final), SafeString("".join(parts)))
 
 
 def _style_filter_widget(widget: forms.Widget) -> None:
@@ -191,7 +218,9 @@ def paginate(
         number = max(1, int(request.GET.get(PAGE_PARAM, "1")))
     except ValueError:
         number = 1
-    count = queryset[: count_cap + 1].count()
+    # Ordering is dropped for the count: with ORDER BY the database walks an index in sort order and
+    # fetches every row, instead of one plain scan of the filtered rows.
+    count = queryset.order_by()[: count_cap + 1].count()
     capped = count > count_cap
     if not capped:
         last = max(1, math.ceil(count / per_page))

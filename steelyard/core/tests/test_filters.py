@@ -55,3 +55,17 @@ def test_it_sorts_by_whitelisted_keys_only(db):
     assert [e.verb for e in _VerbFilter({"sort": "-verb"}).apply(qs)] == ["v.002", "v.001", "v.000"]
     assert [e.verb for e in _VerbFilter({"sort": "actor__password"}).apply(qs)] == ["v.000", "v.001", "v.002"]
     assert _VerbFilter({"verb": "v.00", "sort": "verb"}).is_filtered
+
+
+def test_it_renders_selects_quickly_with_the_same_html():
+    from django import forms
+
+    from steelyard.core.filters import ListFilter
+
+    class F(ListFilter):
+        kind = forms.ChoiceField(choices=[("", "All"), ("a", "A & B"), ("b", "<b>")], required=False)
+
+    html = str(F({"kind": "a"})["kind"])
+    assert '<option value="a" selected>A &amp; B</option>' in html
+    assert '<option value="b">&lt;b&gt;</option>' in html
+    assert "data-autosubmit" in html and 'name="kind"' in html

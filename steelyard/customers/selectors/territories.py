@@ -69,5 +69,6 @@ def reassign_user_choices(*, user: Any) -> QuerySet[User]:
     return (
         User.objects.visible_to(user)
         .filter(is_active=True, is_machine=False)
+        .only("id", "username", "display_name", "first_name", "last_name", "manager_id", "org_unit_id")
         .order_by("display_name", "username")
     )

@@ -373,11 +373,10 @@ def territory_set_active(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def assignment_section_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
-    """Context of the "assignment" section on the customer page: its territory and a reassign form."""
+    """Context of the "assignment" section on the customer page: its territory and a link to reassign it."""
     can = services.can_reassign(request.user, customer)
     return {
         "assignment_customer": customer,
         "assignment_territory": customer.territory if customer.territory_id else None,
         "assignment_can_reassign": can,
-        "assignment_form": CustomerReassignForm(user=request.user, customer=customer) if can else None,
     }
