@@ -1,8 +1,8 @@
 """What the customers module adds to the shell: menu entries, search, home widgets, 360 sections."""
 
-# --- territories ---
-from django.utils.translation import gettext_lazy as _territories_  # noqa: E402
+from django.utils.translation import gettext_lazy as _  # noqa: E402
 
+# --- territories ---
 from steelyard.core.registry import MenuItem as _TMenuItem  # noqa: E402
 from steelyard.core.registry import Section as _TSection  # noqa: E402
 from steelyard.core.registry import registry as _t_registry  # noqa: E402
@@ -17,22 +17,22 @@ def _territory_assignment_context(request, customer):  # type: ignore[no-untyped
 _t_registry.add_menu(
     _TMenuItem(
         "customers.territories",
-        _territories_("Territories"),
+        _("Territories"),
         "territory_list",
         icon="map",
         roles=("sales_director",),
-        group=_territories_("Customers"),
+        group=_("Customers"),
         order=230,
     )
 )
 _t_registry.add_menu(
     _TMenuItem(
         "customers.reassign",
-        _territories_("Move a rep's customers"),
+        _("Move a rep's customers"),
         "reassign_bulk",
         icon="arrow-left-right",
         roles=("sales_manager", "sales_director", "executive"),
-        group=_territories_("Customers"),
+        group=_("Customers"),
         order=240,
     )
 )
@@ -40,7 +40,7 @@ _t_registry.add_section(
     "customers.customer",
     _TSection(
         "assignment",
-        _territories_("Assignment"),
+        _("Assignment"),
         "customers/territory_customer_section.html",
         _territory_assignment_context,
         order=15,
@@ -50,7 +50,6 @@ _t_registry.add_section(
 # --- end territories ---
 
 # --- activities ---
-from django.utils.translation import gettext_lazy as _activities_  # noqa: E402
 
 from steelyard.core.registry import MenuItem as _AMenuItem  # noqa: E402
 from steelyard.core.registry import Section as _ASection  # noqa: E402
@@ -66,10 +65,10 @@ def _activities_section_context(request, customer):  # type: ignore[no-untyped-d
 _a_registry.add_menu(
     _AMenuItem(
         "customers.my_day",
-        _activities_("My day"),
+        _("My day"),
         "my_day",
         icon="sun",
-        group=_activities_("Sales"),
+        group=_("Sales"),
         order=205,
         bottom_nav=True,
     )
@@ -77,20 +76,20 @@ _a_registry.add_menu(
 _a_registry.add_menu(
     _AMenuItem(
         "customers.activities",
-        _activities_("Activities"),
+        _("Activities"),
         "activity_list",
         icon="calendar-check",
-        group=_activities_("Sales"),
+        group=_("Sales"),
         order=210,
     )
 )
 _a_registry.add_menu(
     _AMenuItem(
         "customers.visits_overdue",
-        _activities_("Overdue visits"),
+        _("Overdue visits"),
         "visits_overdue",
         icon="alarm",
-        group=_activities_("Sales"),
+        group=_("Sales"),
         order=215,
     )
 )
@@ -98,7 +97,7 @@ _a_registry.add_section(
     "customers.customer",
     _ASection(
         "activities",
-        _activities_("Activities"),
+        _("Activities"),
         "customers/_section_activities.html",
         _activities_section_context,
         order=30,
@@ -108,7 +107,6 @@ _a_registry.add_section(
 
 # --- customers ---
 from django.urls import reverse as _c_reverse  # noqa: E402
-from django.utils.translation import gettext_lazy as _customers_  # noqa: E402
 
 from steelyard.core.registry import MenuItem as _CMenuItem  # noqa: E402
 from steelyard.core.registry import SearchProvider as _CSearchProvider  # noqa: E402
@@ -147,10 +145,10 @@ def _c_search_customers(user, q, limit):  # type: ignore[no-untyped-def]
     )
     return [
         _CSearchResult(
-            kind=_customers_("Customer"),
+            kind=_("Customer"),
             title=c.legal_name,
             url=_c_reverse("customer_detail", args=[c.pk]),
-            subtitle=" · ".join(s for s in (c.short_name, c.city, str(c.owner or _customers_("Pool"))) if s),
+            subtitle=" · ".join(s for s in (c.short_name, c.city, str(c.owner or _("Pool"))) if s),
         )
         for c in rows
     ]
@@ -175,7 +173,7 @@ def _c_search_contacts(user, q, limit):  # type: ignore[no-untyped-def]
     )
     return [
         _CSearchResult(
-            kind=_customers_("Contact"),
+            kind=_("Contact"),
             title=c.name,
             url=_c_reverse("customer_detail", args=[c.customer_id]) + "#contacts",
             subtitle=" · ".join(s for s in (c.title, c.phone, str(c.customer)) if s),
@@ -187,29 +185,29 @@ def _c_search_contacts(user, q, limit):  # type: ignore[no-untyped-def]
 _c_registry.add_menu(
     _CMenuItem(
         "customers.customers",
-        _customers_("Customers"),
+        _("Customers"),
         "customer_list",
         icon="building",
-        group=_customers_("Sales"),
+        group=_("Sales"),
         order=200,
         bottom_nav=True,
     )
 )
-_c_registry.add_search(_CSearchProvider("customers", _customers_("Customers"), _c_search_customers, order=20))
-_c_registry.add_search(_CSearchProvider("contacts", _customers_("Contacts"), _c_search_contacts, order=25))
+_c_registry.add_search(_CSearchProvider("customers", _("Customers"), _c_search_customers, order=20))
+_c_registry.add_search(_CSearchProvider("contacts", _("Contacts"), _c_search_contacts, order=25))
 _c_registry.add_section(
     "customers.customer",
-    _CSection("profile", _customers_("Profile"), "customers/_section_profile.html", _c_profile, order=10),
+    _CSection("profile", _("Profile"), "customers/_section_profile.html", _c_profile, order=10),
 )
 _c_registry.add_section(
     "customers.customer",
-    _CSection("contacts", _customers_("Contacts"), "customers/_section_contacts.html", _c_contacts, order=20),
+    _CSection("contacts", _("Contacts"), "customers/_section_contacts.html", _c_contacts, order=20),
 )
 _c_registry.add_section(
     "customers.customer",
     _CSection(
         "ownership",
-        _customers_("Ownership history"),
+        _("Ownership history"),
         "customers/_section_ownership.html",
         _c_ownership,
         order=50,
@@ -218,7 +216,6 @@ _c_registry.add_section(
 # --- end customers ---
 
 # --- pool ---
-from django.utils.translation import gettext_lazy as _pool_  # noqa: E402
 
 from steelyard.core.registry import HomeWidget as _PHomeWidget  # noqa: E402
 from steelyard.core.registry import MenuItem as _PMenuItem  # noqa: E402
@@ -241,10 +238,10 @@ def _pool_home_context(request):  # type: ignore[no-untyped-def]
 _p_registry.add_menu(
     _PMenuItem(
         "customers.pool",
-        _pool_("Public pool"),
+        _("Public pool"),
         "pool_list",
         icon="water",
-        group=_pool_("Sales"),
+        group=_("Sales"),
         order=220,
     )
 )
@@ -252,7 +249,7 @@ _p_registry.add_section(
     "customers.customer",
     _PSection(
         "pool_clock",
-        _pool_("Pool clock"),
+        _("Pool clock"),
         "customers/_section_pool_clock.html",
         _pool_clock_context,
         order=5,
@@ -270,7 +267,6 @@ _p_registry.add_home(
 # --- end pool ---
 
 # --- imports ---
-from django.utils.translation import gettext_lazy as _imports_  # noqa: E402
 
 from steelyard.core.registry import MenuItem as _IMenuItem  # noqa: E402
 from steelyard.core.registry import registry as _i_registry  # noqa: E402
@@ -278,11 +274,11 @@ from steelyard.core.registry import registry as _i_registry  # noqa: E402
 _i_registry.add_menu(
     _IMenuItem(
         "customers.import",
-        _imports_("Import customers"),
+        _("Import customers"),
         "customer_import",
         icon="upload",
         roles=("sales_manager", "sales_director", "marketing"),
-        group=_imports_("Sales"),
+        group=_("Sales"),
         order=260,
     )
 )
