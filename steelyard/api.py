@@ -65,4 +65,7 @@ api.add_router("/notifications/", "steelyard.core.api.notifications.router")
 api.add_router("/records/", "steelyard.core.api.collaboration.router")
 api.add_router("/approvals/", "steelyard.core.api.approvals.router")
 api.add_router("/customers/", "steelyard.customers.api.router")
+api.add_router("/catalog/", "steelyard.catalog.api.router")
+api.add_router("/orders/", "steelyard.orders.api.router")
+api.add_router("/integrations/", "steelyard.integrations.api.router")
 # --- end of routers -------------------------------------------------------------------------

@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "steelyard.core",
     "steelyard.org",
     "steelyard.customers",
+    "steelyard.catalog",
+    "steelyard.orders",
+    "steelyard.integrations",
 ]
 
 MIDDLEWARE = [

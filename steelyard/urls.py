@@ -11,6 +11,10 @@ urlpatterns = [
     path("", include("steelyard.core.urls")),
     path("org/", include("steelyard.org.urls")),
     path("customers/", include("steelyard.customers.urls")),
+    path("catalog/", include("steelyard.catalog.urls")),
+    path("orders/", include("steelyard.orders.urls")),
+    path("integrations/", include("steelyard.integrations.urls")),
+    path("track/", include("steelyard.integrations.urls.status")),
     path(
         "api/v1/",
         include((access.mark_patterns(api.urls[0], access.API), api.urls[1]), namespace=api.urls[2]),

@@ -1,0 +1,1 @@
+"""What the integration imports area adds to the shell and to the event bus."""

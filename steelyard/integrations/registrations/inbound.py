@@ -1,0 +1,1 @@
+"""What the integration inbound area adds to the shell and to the event bus."""

@@ -1,0 +1,1 @@
+"""What the integration messages area adds to the shell and to the event bus."""

@@ -1,0 +1,1 @@
+"""What the integration systems area adds to the shell and to the event bus."""

@@ -1,0 +1,1 @@
+"""What the integration webhooks area adds to the shell and to the event bus."""

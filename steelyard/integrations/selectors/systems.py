@@ -1,0 +1,1 @@
+"""Integration systems selectors."""

@@ -1,0 +1,5 @@
+"""Integration imports routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Integration inbound routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

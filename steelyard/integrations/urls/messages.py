@@ -1,0 +1,5 @@
+"""Integration messages routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Integration systems routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Integration webhooks routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Order-to-cash writes made by people in the CRM."""

@@ -1,0 +1,1 @@
+"""Order-to-cash writes from external systems (called by the integration handlers)."""
