@@ -461,3 +461,27 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class WebhookAttempt(models.Model):
+    """One try at sending a webhook delivery: when, what the receiver answered, how long it took."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    at = models.DateTimeField(_("at"))
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.TextField(
+        _("error"), blank=True, help_text=_("The network error or the response excerpt.")
+    )
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+
+    class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="uq_webhook_attempt")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}#{self.number}"

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from steelyard.core.events import publish
 from steelyard.core.models import (
     ApprovalDecision,
     ApprovalEvent,
@@ -364,6 +365,36 @@ def approval_url(request: ApprovalRequest) -> str:
     return reverse("approval_detail", args=[request.pk])
 
 
+def _person(user: Any) -> dict[str, Any] | None:
+    if user is None or not getattr(user, "pk", None):
+        return None
+    return {"id": user.pk, "username": user.username, "name": str(user)}
+
+
+def approval_event_payload(
+    request: ApprovalRequest, *, decided_by: Any = None, comment: str = ""
+) -> dict[str, Any]:
+    """What ``approval.requested`` / ``approval.decided`` tell subscribers (e.g. the OA system)."""
+    ct = ContentType.objects.get_for_id(request.content_type_id)
+    return {
+        "id": request.pk,
+        "kind": request.kind,
+        "title": request.title,
+        "subject_type": f"{ct.app_label}.{ct.model}",
+        "subject_id": request.object_id,
+        "requested_change": request.requested_change,
+        "reason": request.reason,
+        "requester": _person(request.requester),
+        "status": request.status,
+        "decided_by": _person(decided_by),
+        "comment": comment,
+    }
+
+
+def _publish(event: str, request: ApprovalRequest, actor: Any, **kwargs: Any) -> None:
+    publish(event, payload=approval_event_payload(request, **kwargs), subject=request, actor=actor)
+
+
 def _notify(**kwargs: Any) -> None:
     from steelyard.core.services.notifications import notify
 
@@ -469,6 +500,7 @@ def approval_request_create(
     first = _current_step(request)
     assert first is not None
     _notify_step_open(request, first, actor)
+    _publish("approval.requested", request, actor)
     return request
 
 
@@ -555,6 +587,7 @@ def approval_decide(
         event=verb,
         actor=actor,
     )
+    _publish("approval.decided", request, actor, decided_by=actor, comment=comment)
     return request
 
 
@@ -626,4 +659,5 @@ def approval_cancel(*, actor: User, request: ApprovalRequest) -> ApprovalRequest
             event="approval.cancelled",
             actor=actor,
         )
+    _publish("approval.decided", request, actor, decided_by=actor)
     return request

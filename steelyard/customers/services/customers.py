@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from steelyard.core.access import ADMINISTRATOR, user_has_role
+from steelyard.core.events import publish
 from steelyard.core.models import Attachment, Comment
 from steelyard.core.scopes import CHANGE
 from steelyard.core.services.audit import audit_create, audit_delete, audit_record, audit_update, snapshot
@@ -130,6 +131,21 @@ def duplicate_error(duplicates: Iterable[Customer]) -> ValidationError:
     return ValidationError(ERR_DUPLICATE, code="duplicate", params={"names": names})
 
 
+EVENT_CUSTOMER_CREATED = "customer.created"
+
+
+def customer_event_payload(customer: Customer) -> dict[str, Any]:
+    """What the ``customer.created`` event tells subscribers (outbound webhooks, e.g. the ERP)."""
+    owner = customer.owner if customer.owner_id else None
+    return {
+        "id": customer.pk,
+        "name": customer.legal_name,
+        "short_name": customer.short_name,
+        "credit_code": customer.credit_code,
+        "owner": {"id": owner.pk, "username": owner.username, "name": str(owner)} if owner else None,
+    }
+
+
 @transaction.atomic
 def customer_create(
     *,
@@ -203,6 +219,7 @@ def customer_create(
 
         customer_assign_auto(actor=actor, customer=customer)
     customer_clock_recompute(customer)
+    publish(EVENT_CUSTOMER_CREATED, payload=customer_event_payload(customer), subject=customer, actor=actor)
     return customer
 
 
