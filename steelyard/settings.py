@@ -205,6 +205,11 @@ EMAIL_CONFIG = env.email_url(
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="steelyard@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds; a hung SMTP server must not hold a worker
+
+# --- links sent outside (customer messages, the signed order-status page) -----------------
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+ORDER_STATUS_LINK_DAYS = env.int("ORDER_STATUS_LINK_DAYS", default=30)
 
 # --- cache (rate limits, axes) ----------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://steelyard")}

@@ -44,6 +44,7 @@ from steelyard.org.models import (
 GROUP_CODE = "hy"
 EMAIL_DOMAIN = "hengyuan.example.com"
 MACHINE_USERNAME = "erp-bot"
+INTEGRATION_USERNAMES = [("mes-bot", "MES 集成机器人"), ("aps-bot", "APS 集成机器人")]
 
 # code, Chinese name, English name, short name used in team names
 PRODUCT_LINES: list[tuple[str, str, str, str]] = [
@@ -278,7 +279,7 @@ def _phone(rng: Random, overseas: bool) -> str:
 def plan_demo_org(seed: int) -> OrgPlan:
     """The whole demo organisation for ``seed``, without touching the database."""
     rng = Random(f"{seed}:org.plan")
-    book = NameBook(rng, reserved={*DEMO_LOGINS, MACHINE_USERNAME})
+    book = NameBook(rng, reserved={*DEMO_LOGINS, MACHINE_USERNAME, *(u for u, _n in INTEGRATION_USERNAMES)})
     plan = OrgPlan()
 
     def unit(code: str, name: str, kind: str, parent: str | None) -> str:
@@ -495,6 +496,23 @@ def plan_demo_org(seed: int) -> OrgPlan:
             is_machine=True,
         )
     )
+    # The shop-floor and planning systems' machine users (integrations.demo links them to their systems).
+    for username, display_name in INTEGRATION_USERNAMES:
+        plan.people.append(
+            PersonSpec(
+                key=username,
+                username=username,
+                display_name=display_name,
+                roles=(R.INTEGRATION,),
+                unit=it,
+                manager=None,
+                title="集成账户",
+                position="",
+                language="en",
+                email=f"{username}@{EMAIL_DOMAIN}",
+                is_machine=True,
+            )
+        )
     return plan
 
 

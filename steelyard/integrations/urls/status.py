@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from steelyard.integrations.views import status as views
+
+urlpatterns = [
+    path("<str:token>/", views.order_status_page, name="order_status_page"),
+]
