@@ -16,3 +16,13 @@ registry.add_menu(
         order=950,
     )
 )
+
+# --- domain events published by the platform ---
+from steelyard.core.events import declare as _declare_event  # noqa: E402
+
+_declare_event(
+    "approval.requested", _("Approval requested"), _("Someone asked for an approval (for the OA system).")
+)
+_declare_event(
+    "approval.decided", _("Approval decided"), _("An approval was approved, rejected or cancelled.")
+)

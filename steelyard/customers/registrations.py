@@ -283,3 +283,8 @@ _i_registry.add_menu(
     )
 )
 # --- end imports ---
+
+# --- domain events ---
+from steelyard.core.events import declare as _declare_event  # noqa: E402
+
+_declare_event("customer.created", _("Customer created"), _("A new customer was entered or imported."))
