@@ -48,9 +48,10 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+Wants = Callable[[str], bool]
 
 _types: dict[str, EventType] = {}
-_subscribers: list[tuple[str, Subscriber]] = []
+_subscribers: list[tuple[str, Subscriber, Wants | None]] = []
 
 
 def declare(code: str, label: Any, description: Any = "", *, customer_facing: bool = False) -> EventType:
@@ -68,13 +69,18 @@ def event_type(code: str) -> EventType | None:
     return _types.get(code)
 
 
-def subscribe(key: str, handler: Subscriber) -> None:
-    """Register ``handler`` under ``key`` (a second registration under the same key replaces it)."""
-    for i, (k, _h) in enumerate(_subscribers):
+def subscribe(key: str, handler: Subscriber, *, wants: Wants | None = None) -> None:
+    """Register ``handler`` under ``key`` (a second registration under the same key replaces it).
+
+    ``wants(event_type) -> bool``, when given, is asked first and must be cheap (no query, or a
+    cached one): an event it declines costs nothing — no savepoint, no call. A bulk import that
+    publishes thousands of events nobody listens to stays fast this way.
+    """
+    for i, (k, _h, _w) in enumerate(_subscribers):
         if k == key:
-            _subscribers[i] = (key, handler)
+            _subscribers[i] = (key, handler, wants)
             return
-    _subscribers.append((key, handler))
+    _subscribers.append((key, handler, wants))
 
 
 def publish(
@@ -89,7 +95,9 @@ def publish(
     if event not in _types:
         raise ValueError(f"undeclared event type {event!r}")
     ev = Event(event, payload, subject, actor, extra)
-    for key, handler in list(_subscribers):
+    for key, handler, wants in list(_subscribers):
+        if wants is not None and not wants(event):
+            continue
         try:
             with transaction.atomic():  # a savepoint: a failing subscriber leaves no half-written rows
                 handler(ev)

@@ -32,7 +32,14 @@ def _order_share_section(request, order):  # type: ignore[no-untyped-def]
     return order_share_section(request, order)
 
 
-subscribe("messages.customer", _on_customer_event)
+def _customer_facing(event_type: str) -> bool:
+    from steelyard.core.events import event_type as _event_type
+
+    et = _event_type(event_type)
+    return et is not None and et.customer_facing
+
+
+subscribe("messages.customer", _on_customer_event, wants=_customer_facing)
 
 registry.add_section(
     "customers.customer",

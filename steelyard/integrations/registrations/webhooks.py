@@ -11,9 +11,9 @@ from steelyard.core.events import subscribe
 from steelyard.core.registry import MenuItem, registry
 from steelyard.integrations import tasks_webhooks  # noqa: F401  (the send task and the retry job)
 from steelyard.integrations.models import ExternalSystem, WebhookSubscription
-from steelyard.integrations.services.webhooks import on_event, webhook_cache_clear
+from steelyard.integrations.services.webhooks import on_event, subscribed_ids, webhook_cache_clear
 
-subscribe("integrations.webhooks", on_event)
+subscribe("integrations.webhooks", on_event, wants=lambda event_type: bool(subscribed_ids(event_type)))
 
 
 def _forget_subscriptions(sender: Any, **kwargs: Any) -> None:
