@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from steelyard.core.scopes import ScopedManager
 from steelyard.customers.models import user_pool_ids
@@ -295,7 +296,7 @@ class WebhookSubscription(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("delivery status", "Pending")
     RETRYING = "retrying", _("Retrying")
     DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from steelyard.core import access
@@ -111,7 +112,7 @@ def console_home(request: HttpRequest) -> HttpResponse:
             "url": first_url(WEBHOOKS_URLS),
             "counts": [
                 (
-                    _("Pending"),
+                    pgettext_lazy("delivery status", "Pending"),
                     summary.webhooks.get("pending", 0) + summary.webhooks.get("retrying", 0),
                     "info",
                 ),
@@ -125,7 +126,7 @@ def console_home(request: HttpRequest) -> HttpResponse:
             "url": first_url(MESSAGES_URLS),
             "counts": [
                 (
-                    _("Pending"),
+                    pgettext_lazy("delivery status", "Pending"),
                     summary.messages.get("pending", 0) + summary.messages.get("retrying", 0),
                     "info",
                 ),
