@@ -279,7 +279,7 @@ _i_registry.add_menu(
         icon="upload",
         roles=("sales_manager", "sales_director", "marketing"),
         group=_("Sales"),
-        order=260,
+        order=225,
     )
 )
 # --- end imports ---

@@ -67,8 +67,8 @@ registry.add_menu(
         _("Customer messages"),
         "message_list",
         icon="send",
-        group=_("Sales"),
-        order=290,
+        group=_("Orders"),
+        order=350,
     )
 )
 registry.add_menu(
@@ -78,7 +78,7 @@ registry.add_menu(
         "message_template_list",
         icon="chat-square-text",
         roles=("administrator",),
-        group=_("Organisation"),
-        order=960,
+        group=_("Integrations"),
+        order=885,
     )
 )

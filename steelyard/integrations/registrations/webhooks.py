@@ -37,7 +37,7 @@ registry.add_menu(
         icon="broadcast",
         roles=("administrator",),
         group=_("Integrations"),
-        order=920,
+        order=880,
     )
 )
 registry.add_menu(
@@ -48,6 +48,6 @@ registry.add_menu(
         icon="send-check",
         roles=("administrator",),
         group=_("Integrations"),
-        order=921,
+        order=881,
     )
 )

@@ -177,7 +177,7 @@ def test_columns_match_fields_by_name_or_label_in_either_language(alice: Any, er
 
 
 def test_a_required_field_without_a_column_is_refused(alice: Any, erp: Any) -> None:
-    data = csv_bytes(["编号", "版本", "公司"], [["X1", 1, "无映射有限公司"]])
+    data = csv_bytes(["编号", "第几版", "公司"], [["X1", 1, "无映射有限公司"]])
     fi = upload(alice, erp, "customer", data, "odd.csv")
     assert fi.mapping == {}
     with pytest.raises(ValidationError) as exc:

@@ -112,7 +112,7 @@ def test_entities_schemas_and_catalogue():
     assert order_fields["line_no"].required and order_fields["product"].kind == "ref"
     assert order_fields["line_requested_date"].kind == "date"
     status = order_fields["status"]
-    assert status.kind == "choice" and dict(status.choices)["shipped"] == "Shipped"
+    assert status.kind == "choice" and str(dict(status.choices)["shipped"]) == "已发货"
     assert {f.name for f in field_catalogue("shipment")} >= {"line_no", "quantity", "serial_numbers"}
 
 
