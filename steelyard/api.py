@@ -68,4 +68,5 @@ api.add_router("/customers/", "steelyard.customers.api.router")
 api.add_router("/catalog/", "steelyard.catalog.api.router")
 api.add_router("/orders/", "steelyard.orders.api.router")
 api.add_router("/integrations/", "steelyard.integrations.api.router")
+api.add_router("/tiers/", "steelyard.tiering.api.router")
 # --- end of routers -------------------------------------------------------------------------

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "steelyard.catalog",
     "steelyard.orders",
     "steelyard.integrations",
+    "steelyard.tiering",
 ]
 
 MIDDLEWARE = [

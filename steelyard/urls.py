@@ -14,6 +14,7 @@ urlpatterns = [
     path("catalog/", include("steelyard.catalog.urls")),
     path("orders/", include("steelyard.orders.urls")),
     path("integrations/", include("steelyard.integrations.urls")),
+    path("tiers/", include("steelyard.tiering.urls")),
     path("track/", include("steelyard.integrations.urls.status")),
     path(
         "api/v1/",

@@ -266,6 +266,20 @@ class Customer(models.Model):
         blank=True,
         help_text=_("Leave empty to use the default for the customer's tier."),
     )
+    credit_limit = models.DecimalField(
+        _("credit limit"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to use the default of the customer's tier (the strategy menu)."),
+    )
+    payment_terms_days = models.PositiveIntegerField(
+        _("payment terms (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to use the terms of the customer's tier."),
+    )
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -202,6 +202,14 @@ class OrderLine(models.Model):
     quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=3, default=Decimal("1"))
     unit_price = _money(_("unit price"))
     amount = _money(_("amount"))
+    unit_cost = models.DecimalField(
+        _("unit cost"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("From the ERP; for margins."),
+    )
     requested_date = models.DateField(_("requested delivery"), null=True, blank=True)
     promised_date = models.DateField(_("promised delivery"), null=True, blank=True)
 

@@ -1,0 +1,7 @@
+"""Tiering analytics API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,7 @@
+"""Tiering customers API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router()

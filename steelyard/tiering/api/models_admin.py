@@ -1,0 +1,7 @@
+"""Tiering models_admin API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,1 @@
+"""What the tiering analytics area adds to the shell."""

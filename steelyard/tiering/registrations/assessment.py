@@ -1,0 +1,1 @@
+"""What the tiering assessment area adds to the shell."""

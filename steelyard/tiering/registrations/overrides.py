@@ -1,0 +1,1 @@
+"""What the tiering overrides area adds to the shell."""

@@ -1,0 +1,1 @@
+"""What the tiering strategy area adds to the shell."""

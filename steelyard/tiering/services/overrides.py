@@ -1,0 +1,1 @@
+"""Tiering overrides services."""

@@ -1,0 +1,5 @@
+"""Tiering analytics routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Tiering customers routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Tiering models_admin routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Tiering strategy routes."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

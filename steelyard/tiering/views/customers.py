@@ -1,0 +1,1 @@
+"""Tiering customers screens."""

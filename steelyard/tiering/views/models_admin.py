@@ -1,0 +1,1 @@
+"""Tiering models_admin screens."""
