@@ -30,7 +30,7 @@ class RequestContextMiddleware:
         rid = incoming[:64] if incoming and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
         request.request_id = rid  # type: ignore[attr-defined]
         token = request_context.set_current(
-            request_context.RequestContext(request_id=rid, ip=client_ip(request))
+            request_context.RequestContext(request_id=rid, ip=client_ip(request), memo={})
         )
         try:
             response = self.get_response(request)

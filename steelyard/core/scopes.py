@@ -26,6 +26,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from steelyard.core.request_context import request_memo
+
 if TYPE_CHECKING:
     from steelyard.org.models import User
 
@@ -81,7 +83,10 @@ def scope_q(model: type[models.Model], user: User, action: str = VIEW) -> Q | No
         from steelyard.org.models import User as UserModel
 
         if owner_field:
-            reports = list(UserModel.objects.filter(manager_id=user.pk).values_list("pk", flat=True))
+            reports = request_memo(
+                ("scope.reports", user.pk),
+                lambda: list(UserModel.objects.filter(manager_id=user.pk).values_list("pk", flat=True)),
+            )
             if reports:
                 q |= Q(**{f"{owner_field}__in": reports})
         if unit_field and user.org_unit_id:

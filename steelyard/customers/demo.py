@@ -115,14 +115,14 @@ POOL_RULES = [
     ("no_visit", "", 60),
     ("no_followup", "", 30),
     ("no_deal", "", 365),
-    ("no_visit", "A", 120),
-    ("no_followup", "A", 60),
-    ("no_deal", "A", 730),
-    ("no_visit", "B", 90),
-    ("no_followup", "B", 45),
-    ("no_deal", "B", 540),
+    ("no_visit", "strategic", 120),
+    ("no_followup", "strategic", 60),
+    ("no_deal", "strategic", 730),
+    ("no_visit", "key", 90),
+    ("no_followup", "key", 45),
+    ("no_deal", "key", 540),
 ]
-VISIT_FREQUENCY = [("", 30), ("A", 14), ("B", 30), ("C", 60)]
+VISIT_FREQUENCY = [("", 30), ("strategic", 14), ("key", 30), ("regular", 60)]
 
 
 @dataclass

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from steelyard.core.request_context import request_memo
 from steelyard.core.scopes import ScopedManager, ScopedQuerySet
 
 
@@ -214,7 +215,10 @@ class Territory(models.Model):
 def user_pool_ids(user, *, admin_only: bool = False) -> list[int]:  # type: ignore[no-untyped-def]
     """Ids of the active pools ``user`` administers (and, unless ``admin_only``, is a member of)."""
     q = Q(admins=user.pk) if admin_only else Q(members=user.pk) | Q(admins=user.pk)
-    return sorted(set(Pool.objects.filter(q, is_active=True).values_list("id", flat=True)))
+    return request_memo(
+        ("customers.pool_ids", user.pk, admin_only),
+        lambda: sorted(set(Pool.objects.filter(q, is_active=True).values_list("id", flat=True))),
+    )
 
 
 class CustomerQuerySet(ScopedQuerySet):

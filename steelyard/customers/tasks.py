@@ -18,8 +18,12 @@ POOL_SWEEP_JOB = "customers.pool_sweep"
     description=_("Public pool: warn about customers returning soon, then return the due ones."),
 )
 def pool_sweep_job() -> dict[str, Any]:
-    """The nightly pool run: re-arm ended exclusions, send warnings, then sweep (progress per chunk)."""
+    """The nightly pool run: bring the strategy menu's pool days in (a version starting today), re-arm
+    ended exclusions, send warnings, then sweep (progress per chunk)."""
+    from steelyard.tiering.services.strategy import strategy_menus_roll
+
+    menus = strategy_menus_roll()
     rearmed = pool_rearm()
     warned = pool_warn()
     swept = pool_sweep()
-    return {**rearmed, **warned, **swept}
+    return {**menus, **rearmed, **warned, **swept}

@@ -196,6 +196,9 @@ class OrderLineRecord(BaseModel):
     product: Ref
     quantity: Quantity
     unit_price: Price
+    unit_cost: Price | None = Field(
+        None, description="The line's unit cost, for margins (kept when omitted)."
+    )
     requested_date: dt.date | None = None
     promised_date: dt.date | None = None
     description: str | None = Field(None, max_length=200)

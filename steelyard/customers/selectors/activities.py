@@ -1,9 +1,9 @@
 """Reading visits and activities: lists, a customer's timeline, visit plans and the rep's day.
 
 A *visit plan* is how often each customer must be visited: the customer's own
-``visit_every_days``, else the default for its tier, else the default for untiered customers
-(``VisitFrequencyDefault`` rows; the tiering module will supply these through its strategy
-menu, ``strategy_for``, later). A private customer is *overdue for a visit* when its last
+``visit_every_days``, else what the strategy menu in force gives its tier (``strategy_for``:
+the tier's rule, else the untiered rule), else the ``VisitFrequencyDefault`` for its tier, else
+the one for untiered customers. A private customer is *overdue for a visit* when its last
 visit (or, never visited, the day its owner took it over) plus that frequency is before today.
 """
 
@@ -128,14 +128,19 @@ def activity_timeline(*, user: Any, customer: Customer, limit: int = 20) -> list
 # --- visit plans ---------------------------------------------------------------------------------
 
 
-def visit_frequency_for(customer: Customer) -> int | None:
-    """Days between required visits: the customer's own, else its tier's default, else the untiered one.
+def visit_frequency_for(customer: Customer, *, menu: Any = None) -> int | None:
+    """Days between required visits: the customer's own, else the strategy menu's for its tier,
+    else its tier's ``VisitFrequencyDefault``, else the untiered one.
 
-    None means no visit plan applies. The tiering module will supply the tier defaults through
-    ``strategy_for`` later; until then ``VisitFrequencyDefault`` rows hold them.
+    None means no visit plan applies. ``menu`` is a ``MenuInForce`` already read (saves a query).
     """
     if customer.visit_every_days:
         return customer.visit_every_days
+    from steelyard.tiering.selectors.strategy import strategy_for
+
+    from_menu = strategy_for(customer, menu=menu).visit_every_days
+    if from_menu:
+        return from_menu
     defaults = dict(
         VisitFrequencyDefault.objects.filter(tier__in={customer.tier or "", ""}).values_list("tier", "days")
     )
@@ -144,13 +149,31 @@ def visit_frequency_for(customer: Customer) -> int | None:
     return defaults.get("")
 
 
-def _frequency_expression() -> Coalesce:
+def _menu_frequencies(menu: Any) -> tuple[dict[str, int | None], int | None]:
+    """``({tier: days}, days of any other tier)`` the strategy menu in force gives (None: not set)."""
+    if menu is None:
+        from steelyard.tiering.selectors.strategy import menu_in_force
+
+        menu = menu_in_force()
+    return menu.tier_values("visit_every_days")
+
+
+def _frequency_expression(menu_days: tuple[dict[str, int | None], int | None] | None = None) -> Coalesce:
+    """The required frequency in SQL: own, else the menu's for the tier (a CASE over the tiers the
+    menu names), else the tier's ``VisitFrequencyDefault``, else the untiered one."""
     tier_default = (
         VisitFrequencyDefault.objects.filter(tier=OuterRef("tier")).exclude(tier="").values("days")[:1]
     )
     untiered = VisitFrequencyDefault.objects.filter(tier="").values("days")[:1]
+    named, other = menu_days if menu_days is not None else _menu_frequencies(None)
+    from_menu = Case(
+        *(When(tier=t, then=Value(d, output_field=IntegerField())) for t, d in sorted(named.items())),
+        default=Value(other or None, output_field=IntegerField()),
+        output_field=IntegerField(),
+    )
     return Coalesce(
         F("visit_every_days"),
+        from_menu,
         Subquery(tier_default, output_field=IntegerField()),
         Subquery(untiered, output_field=IntegerField()),
         output_field=IntegerField(),
@@ -177,7 +200,9 @@ def visits_overdue(*, user: Any, team: bool = False, today: dt.date | None = Non
     qs = Customer.objects.visible_to(user).private().filter(merged_into__isnull=True)
     if not team:
         qs = qs.filter(owner=user)
+    menu_days = _menu_frequencies(None)
     frequencies = set(VisitFrequencyDefault.objects.values_list("days", flat=True))
+    frequencies |= {d for d in (*menu_days[0].values(), menu_days[1]) if d}
     frequencies |= set(
         qs.exclude(visit_every_days__isnull=True)
         .order_by()
@@ -188,7 +213,7 @@ def visits_overdue(*, user: Any, team: bool = False, today: dt.date | None = Non
     if not frequencies:
         return qs.none()
     qs = qs.annotate(
-        visit_frequency=_frequency_expression(),
+        visit_frequency=_frequency_expression(menu_days),
         visit_base=Coalesce("last_visit_at", "owned_since", "created_at", output_field=DateTimeField()),
     )
     due = Q(pk__in=[])

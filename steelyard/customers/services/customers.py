@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from steelyard.core.access import ADMINISTRATOR, user_has_role
 from steelyard.core.events import publish
 from steelyard.core.models import Attachment, Comment
+from steelyard.core.request_context import request_memo
 from steelyard.core.scopes import CHANGE
 from steelyard.core.services.audit import audit_create, audit_delete, audit_record, audit_update, snapshot
 from steelyard.customers.models import (
@@ -75,12 +76,15 @@ _CLOCK_EVENTS = ("last_visit_at", "last_followup_at", "last_opportunity_at", "la
 def can_change(user: Any, customer: Customer) -> bool:
     """Owner, a manager whose scope covers it, a pool admin for pool customers, administrators.
 
-    Remembered on the instance per user, so one page asks the database once.
+    Remembered on the instance per user and for the request, so one page asks the database once.
     """
     cache: dict[int, bool] = customer.__dict__.setdefault("_can_change_cache", {})
     key = getattr(user, "pk", None) or 0
     if key not in cache:
-        cache[key] = Customer.objects.visible_to(user, CHANGE).filter(pk=customer.pk).exists()
+        cache[key] = request_memo(
+            ("customers.can_change", key, customer.pk),
+            lambda: Customer.objects.visible_to(user, CHANGE).filter(pk=customer.pk).exists(),
+        )
     return cache[key]
 
 

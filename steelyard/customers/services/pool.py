@@ -16,7 +16,16 @@ so twenty reps claiming one customer at once produce exactly one winner on SQLit
 
 Defaults: a pool created through ``pool_create`` starts with ``DEFAULT_RULES`` for untiered customers
 (no visit 45 days, no follow-up 30 days), which its administrators then edit; a pool with no rules
-never recycles. The demo seeder creates the demo pool and its rules.
+never recycles (unless the strategy menu sets "no visit" days for the customer's tier, below).
+The demo seeder creates the demo pool and its rules.
+
+The strategy menu (tiering, ``strategy_for``) is the policy for the "no visit" days: when the menu in
+force sets ``pool_recycle_days`` for a customer's tier, those are its "no visit" days in every pool;
+the pool's own rules still apply to tiers the menu does not set and to the other triggers. The menu
+is read once per pool policy (cached with it in a sweep's ``PolicyCache``), never per customer.
+Activating a menu version recomputes the clocks it changes (a background job when it starts at
+once; the nightly pool job before its sweep when it starts later) — see
+``steelyard.tiering.services.strategy``.
 """
 
 from __future__ import annotations
@@ -39,7 +48,6 @@ from django.utils.translation import ngettext
 from steelyard.core import request_context
 from steelyard.core.access import ADMINISTRATOR, user_has_role
 from steelyard.core.models import AuditAction, AuditLog
-from steelyard.core.scopes import CHANGE
 from steelyard.core.services.audit import audit_record, snapshot
 from steelyard.core.services.notifications import notify
 from steelyard.core.tasks import job_progress
@@ -108,12 +116,19 @@ class PoolPolicy:
     exclude_open_opportunity: bool = True
     is_active: bool = True
     rules: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the strategy menu in force (``tiering.selectors.strategy.MenuInForce``), or None
+    menu: Any = None
 
     def days_for(self, trigger: str, tier: str) -> int | None:
         """Days of ``trigger`` for ``tier``: its own rule, else the untiered rule, else the strictest.
 
-        Customers without a tier get the strictest days of the trigger.
+        Customers without a tier get the strictest days of the trigger. For "no visit" the strategy
+        menu's days for the tier win when the menu sets them.
         """
+        if trigger == PoolTrigger.NO_VISIT and self.menu is not None:
+            menu_days = self.menu.pool_recycle_days(tier)
+            if menu_days:
+                return int(menu_days)
         by_tier = self.rules.get(trigger)
         if not by_tier:
             return None
@@ -128,28 +143,37 @@ class PoolPolicy:
 PolicyCache = dict[int, PoolPolicy | None]
 
 
-def pool_policy(pool_id: int | None, cache: PolicyCache | None = None) -> PoolPolicy | None:
-    """The policy of a pool, read in one query (rules joined to their pool); cached in ``cache``."""
+def pool_policy(
+    pool_id: int | None, cache: PolicyCache | None = None, *, on: dt.date | None = None
+) -> PoolPolicy | None:
+    """The policy of a pool on ``on`` (today), read in two queries (the pool with its rules; the
+    strategy menu in force); cached in ``cache``. A pool without rules recycles only by the menu."""
     if pool_id is None:
         return None
     if cache is not None and pool_id in cache:
         return cache[pool_id]
+    from steelyard.tiering.selectors.strategy import menu_in_force
+
     rows = list(
-        PoolRule.objects.filter(pool_id=pool_id).values_list(
-            "trigger",
-            "tier",
-            "days",
-            "pool__exclude_won_within_days",
-            "pool__exclude_open_opportunity",
-            "pool__is_active",
+        Pool.objects.filter(pk=pool_id).values_list(
+            "exclude_won_within_days",
+            "exclude_open_opportunity",
+            "is_active",
+            "rules__trigger",
+            "rules__tier",
+            "rules__days",
         )
     )
     policy: PoolPolicy | None = None
     if rows:
-        _t, _tier, _d, won, open_opp, active = rows[0]
+        won, open_opp, active = rows[0][:3]
         policy = PoolPolicy(pool_id, won, open_opp, active)
-        for trigger, tier, days, *_rest in rows:
-            policy.rules.setdefault(trigger, {})[tier or ""] = days
+        for *_pool, trigger, tier, days in rows:
+            if trigger is not None:
+                policy.rules.setdefault(trigger, {})[tier or ""] = days
+        if active:
+            menu = menu_in_force(on)
+            policy.menu = menu if menu.menu_id is not None else None
     if cache is not None:
         cache[pool_id] = policy
     return policy
@@ -231,7 +255,8 @@ def customer_clock_recompute(
         pool = pool_for_unit(unit)
         if pool is not None:
             customer.pool = pool
-    recycle_at, trigger, since = _clock(customer, pool_policy(customer.pool_id, policies), now)
+    policy = pool_policy(customer.pool_id, policies, on=timezone.localdate(now))
+    recycle_at, trigger, since = _clock(customer, policy, now)
     customer.recycle_at, customer.recycle_trigger, customer.recycle_since = recycle_at, trigger, since
     changed = {f: getattr(customer, f) for f in CLOCK_FIELDS if getattr(customer, f) != before[f]}
     if save and changed and customer.pk:
@@ -632,7 +657,9 @@ def customer_claim(*, actor: Any, customer_id: int, reason: str = "") -> Custome
 
 
 def _can_change(actor: Any, customer: Customer) -> bool:
-    return Customer.objects.visible_to(actor, CHANGE).filter(pk=customer.pk).exists()
+    from steelyard.customers.services.customers import can_change
+
+    return can_change(actor, customer)
 
 
 @transaction.atomic

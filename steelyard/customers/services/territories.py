@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from steelyard.core.access import ADMINISTRATOR, user_has_role
 from steelyard.core.models import AuditAction
-from steelyard.core.scopes import CHANGE, Scope, user_scope
+from steelyard.core.scopes import Scope, user_scope
 from steelyard.core.services.audit import audit_create, audit_record, audit_update, diff, snapshot
 from steelyard.core.services.notifications import notify
 from steelyard.core.tasks import enqueue_job, job_progress, task
@@ -85,7 +85,9 @@ def can_reassign(user: Any, customer: Customer) -> bool:
     """Managers (and administrators) who may change ``customer`` may give it to someone else."""
     if not is_manager(user):
         return False
-    return Customer.objects.visible_to(user, CHANGE).filter(pk=customer.pk).exists()
+    from steelyard.customers.services.customers import can_change
+
+    return can_change(user, customer)
 
 
 def _visible_active_user(actor: Any, user: Any) -> bool:

@@ -357,6 +357,7 @@ LINE_COLUMNS = (
     "quantity",
     "unit_price",
     "amount",
+    "unit_cost",
     "requested_date",
     "promised_date",
 )

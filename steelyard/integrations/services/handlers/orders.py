@@ -236,8 +236,9 @@ class OrderHandler(Handler):
 
     def _lines(self, item: Item) -> list[dict[str, Any]]:
         products = item.refs["products"]
-        return [
-            {
+        lines = []
+        for line in item.rec.lines:
+            values = {
                 "line_no": line.line_no,
                 "product_id": products[line.line_no],
                 "quantity": line.quantity,
@@ -247,8 +248,10 @@ class OrderHandler(Handler):
                 "promised_date": line.promised_date,
                 "description": line.description or "",
             }
-            for line in item.rec.lines
-        ]
+            if line.unit_cost is not None:  # omitted: a stored cost is kept
+                values["unit_cost"] = line.unit_cost
+            lines.append(values)
+        return lines
 
     def write(self, items: list[Item], ctx: Context) -> None:
         plants = sync.plants_ensure({i.rec.plant: None for i in items if i.rec.plant})
