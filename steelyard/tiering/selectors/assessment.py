@@ -53,7 +53,7 @@ from functools import partial
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.http import Http404
 
 from steelyard.catalog.models import Product
@@ -588,8 +588,6 @@ def tier_distribution(
     *, model: TierModel | int, customer_ids: Sequence[int] | QuerySet | None = None
 ) -> dict:
     """``{tier: customers}`` of the model's assessed tiers (not scoped unless ``customer_ids`` is given)."""
-    from django.db.models import Count
-
     qs = CustomerTier.objects.filter(model_id=getattr(model, "pk", model))
     if customer_ids is not None:
         qs = qs.filter(customer_id__in=customer_ids)

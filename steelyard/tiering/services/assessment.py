@@ -613,13 +613,6 @@ def _decide(
     tally.by_score = {src: dict(dst) for src, dst in by_score.items()}
 
 
-def _assess(spec: ModelSpec, inputs: Inputs) -> tuple[Outcome, list[tuple]]:
-    """All the rows at once (tests and small callers); runs stream them instead."""
-    tally = Outcome()
-    rows = [row for chunk in _decide(spec, inputs, tally) for row in chunk]
-    return tally, rows
-
-
 # --- bulk writes --------------------------------------------------------------------------------
 
 
@@ -632,12 +625,15 @@ _CT_COLUMNS = (
     "customer_id, model_id, tier, score, since, pending_tier, pending_runs, last_assessment_id,"
     " override_tier, override_reason"
 )
-# A customer seen for the first time — or whose CustomerTier appeared since the states were read (an
-# override approved meanwhile): insert, or update the row that is there (its override stays).
-_CT_UPSERT = (
-    " ON CONFLICT (customer_id, model_id) DO UPDATE SET tier = EXCLUDED.tier, score = EXCLUDED.score,"
-    " since = EXCLUDED.since, pending_tier = EXCLUDED.pending_tier, pending_runs = EXCLUDED.pending_runs,"
-    " last_assessment_id = EXCLUDED.last_assessment_id"
+# A customer seen for the first time gets its CustomerTier inserted. Should one have appeared since the
+# states were read (an override approved meanwhile, which creates the row), the insert skips it and
+# the fallback below updates it instead — its override stays. (An upsert that sets the foreign key
+# ``last_assessment_id`` makes SQLite insert three times slower, hence the two steps.)
+_CT_INSERT_NEW = " ON CONFLICT (customer_id, model_id) DO NOTHING"
+_CT_UPDATE_RACED = (
+    "UPDATE {ct} SET tier = %s, score = %s, since = %s, pending_tier = %s, pending_runs = %s,"
+    " last_assessment_id = %s WHERE customer_id = %s AND model_id = %s"
+    " AND (last_assessment_id IS NULL OR last_assessment_id <> %s)"
 )
 
 
@@ -670,7 +666,7 @@ def _write_sqlite(run: AssessmentRun, chunks: Iterable[list[tuple]], now: dt.dat
     )
     new_sql = (
         f"INSERT INTO {ct} ({_CT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '')"  # noqa: S608
-        + _CT_UPSERT
+        + _CT_INSERT_NEW
     )
     with connection.cursor() as cursor:
         for rows in chunks:
@@ -688,13 +684,20 @@ def _write_sqlite(run: AssessmentRun, chunks: Iterable[list[tuple]], now: dt.dat
                 insert_a,
                 [(aid, run_id, r[0], r[1], r[2], r[6], r[7], r[8]) for aid, r in zip(ids, rows, strict=True)],
             )
-            for sql, params in ((kept_sql, kept), (moved_sql, moved), (new_sql, new)):
+            for sql, params in ((kept_sql, kept), (moved_sql, moved)):
                 if params:
                     cursor.executemany(sql, params)
+            if new:
+                cursor.executemany(new_sql, new)
+                if cursor.rowcount < len(new):
+                    cursor.executemany(
+                        _CT_UPDATE_RACED.format(ct=ct),
+                        [(t[2], t[3], t[4], t[5], t[6], t[7], t[0], t[1], t[7]) for t in new],
+                    )
 
 
 def _relaxed_commit() -> None:
-    """PostgreSQL: this transaction's commit does not wait for its WAL to reach the disk.
+    """PostgreSQL: the run's own transaction commits without waiting for its WAL to reach the disk.
 
     A crash in the fraction of a second after the commit could lose the run — never half of it, and
     an assessment can always be run again — while the commit of ~100 MB of WAL returns at once.
@@ -739,13 +742,24 @@ def _write_postgresql(run: AssessmentRun, chunks: Iterable[list[tuple]], now: dt
             f" WHERE s.ct_id IS NOT NULL AND {ct}.id = s.ct_id",
             [now, run_id],
         )
+        cursor.execute(f"SELECT COUNT(*) FROM {stage} WHERE ct_id IS NULL")  # noqa: S608
+        new = cursor.fetchone()[0]
         cursor.execute(
             f"INSERT INTO {ct} ({_CT_COLUMNS})"  # noqa: S608
             " SELECT s.customer_id, %s, s.tier, s.score, %s, s.pending_tier, s.pending_runs, x.id, '', ''"
             f" FROM {stage} s JOIN {a} x ON x.run_id = %s AND x.customer_id = s.customer_id"
-            " WHERE s.ct_id IS NULL" + _CT_UPSERT,
+            " WHERE s.ct_id IS NULL" + _CT_INSERT_NEW,
             [run.model_id, now, run_id],
         )
+        if cursor.rowcount < new:
+            cursor.execute(
+                f"UPDATE {ct} SET tier = s.tier, score = s.score, since = %s, pending_tier = s.pending_tier,"  # noqa: S608
+                " pending_runs = s.pending_runs, last_assessment_id = x.id"
+                f" FROM {stage} s JOIN {a} x ON x.run_id = %s AND x.customer_id = s.customer_id"
+                f" WHERE s.ct_id IS NULL AND {ct}.customer_id = s.customer_id AND {ct}.model_id = %s"
+                f" AND {ct}.last_assessment_id IS DISTINCT FROM x.id",
+                [now, run_id, run.model_id],
+            )
         cursor.execute(f"DROP TABLE {stage}")
 
 
@@ -813,11 +827,13 @@ def assessment_run(
         inputs = _read(spec, as_of=as_of)
         job_progress(1, 4, message=str(_("Writing the assessments")))
         outcome = Outcome()
+        outermost = not connection.in_atomic_block
         with transaction.atomic():
             list(TierModel.objects.select_for_update().filter(pk=model.pk).order_by().values_list("pk"))
             chunks = _decide(spec, inputs, outcome)
             if connection.vendor == "postgresql":
-                _relaxed_commit()
+                if outermost:  # never the durability of a caller's own transaction
+                    _relaxed_commit()
                 _write_postgresql(run, chunks, now)
             else:
                 _write_sqlite(run, chunks, now)

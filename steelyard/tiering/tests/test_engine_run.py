@@ -255,6 +255,35 @@ def test_a_customer_overridden_before_its_first_assessment_counts_as_new(model):
     assert c.tier == "strategic"
 
 
+def test_a_tier_row_that_appears_during_the_run_is_updated_keeping_its_override(model, monkeypatch):
+    """An override approved while the run computes creates the CustomerTier the run meant to insert."""
+    from steelyard.tiering.selectors.assessment import assessment_population
+
+    c = make_customer()
+    buy(c, "2000000")
+
+    def before_the_override(model_id):
+        rows = assessment_population(model_id)
+        CustomerTier.objects.create(
+            customer=c,
+            model=model,
+            tier="",
+            since=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            override_tier="strategic",
+            override_until=AS_OF,
+            override_reason="approved meanwhile",
+        )
+        return rows
+
+    monkeypatch.setattr(engine, "assessment_population", before_the_override)
+    run = assessment_run(model=model, as_of=AS_OF)
+    ct = tier_of(c, model)
+    assert (ct.tier, ct.override_tier, ct.override_reason) == ("key", "strategic", "approved meanwhile")
+    assert ct.last_assessment == Assessment.objects.get(run=run, customer=c)
+    c.refresh_from_db()
+    assert c.tier == "strategic"  # the override read at write time wins
+
+
 # --- previews ---------------------------------------------------------------------------------------
 
 
