@@ -293,14 +293,6 @@ class CustomerTier(models.Model):
     since = models.DateTimeField(_("in this tier since"))
     pending_tier = models.CharField(_("moving towards"), max_length=20, blank=True)
     pending_runs = models.PositiveSmallIntegerField(_("assessments in a row"), default=0)
-    last_assessment = models.ForeignKey(
-        Assessment,
-        verbose_name=_("last assessment"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
     override_tier = models.CharField(_("override"), max_length=20, blank=True)
     override_until = models.DateField(_("override until"), null=True, blank=True)
     override_reason = models.CharField(_("override reason"), max_length=300, blank=True)

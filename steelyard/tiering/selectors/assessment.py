@@ -53,7 +53,7 @@ from functools import partial
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Model, QuerySet
+from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from steelyard.catalog.models import Product
@@ -468,16 +468,16 @@ def assessment_population(model_id: int) -> list[tuple[Any, ...]]:
     """Every live customer with its stored tier under the model, in id order (one query).
 
     Rows ``(customer_id, CustomerTier id, tier, pending_tier, pending_runs, override_tier,
-    override_until)``; the CustomerTier columns are None for a customer never assessed.
+    override_until, score)``; the CustomerTier columns are None for a customer never assessed.
     """
     sql = (
         f"SELECT c.id, ct.id, ct.tier, ct.pending_tier, ct.pending_runs, ct.override_tier,"  # noqa: S608
-        f" ct.override_until FROM {_t(Customer)} c LEFT JOIN {_t(CustomerTier)} ct"
+        f" ct.override_until, ct.score FROM {_t(Customer)} c LEFT JOIN {_t(CustomerTier)} ct"
         f" ON ct.customer_id = c.id AND ct.model_id = %(model)s"
         f" WHERE c.merged_into_id IS NULL ORDER BY c.id"
     )
     rows = _rows(sql, {"model": model_id})
-    return [row if not row[5] else (*row[:6], _as_date(row[6])) for row in rows]
+    return [row if not row[5] else (*row[:6], _as_date(row[6]), *row[7:]) for row in rows]
 
 
 def live_customer_ids(customer_ids: Iterable[int] | None = None) -> list[int]:
@@ -573,15 +573,44 @@ def assessment_get(*, user: Any, pk: Any) -> Assessment:
     return assessment
 
 
+def latest_assessment_id() -> Subquery:
+    """For a CustomerTier queryset: the id of the customer's latest assessment under the tier's model."""
+    return Subquery(
+        Assessment.objects.filter(customer_id=OuterRef("customer_id"), run__model_id=OuterRef("model_id"))
+        .order_by("-run_id")
+        .values("pk")[:1]
+    )
+
+
+def latest_assessments(tiers: Iterable[CustomerTier]) -> dict[int, Assessment]:
+    """``{CustomerTier id: the customer's latest assessment under that model}`` (one query).
+
+    The tiers must carry ``latest_assessment_id`` (annotate them with :func:`latest_assessment_id`).
+    """
+    ids = {ct.pk: ct.latest_assessment_id for ct in tiers if ct.latest_assessment_id is not None}
+    if not ids:
+        return {}
+    found = Assessment.objects.select_related("run").in_bulk(set(ids.values()))
+    return {ct_id: found[aid] for ct_id, aid in ids.items() if aid in found}
+
+
 def customer_tiers(*, user: Any, customer: Customer | int) -> list[CustomerTier]:
-    """The customer's tier under every model (global first), if the user may see the customer."""
+    """The customer's tier under every model (global first), if the user may see the customer.
+
+    Each carries ``last_assessment``: the customer's latest assessment under that model, or None.
+    """
     pk = getattr(customer, "pk", customer)
-    return list(
+    tiers = list(
         CustomerTier.objects.visible_to(user)
         .filter(customer_id=pk)
-        .select_related("model", "model__product_line", "last_assessment")
+        .select_related("model", "model__product_line")
+        .annotate(latest_assessment_id=latest_assessment_id())
         .order_by("model__product_line__sort_order", "model__code")
     )
+    latest = latest_assessments(tiers)
+    for ct in tiers:
+        ct.last_assessment = latest.get(ct.pk)
+    return tiers
 
 
 def tier_distribution(

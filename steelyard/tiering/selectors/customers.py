@@ -16,8 +16,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Case, Count, DecimalField, F, IntegerField, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -172,8 +185,9 @@ def _runs_left(model: TierModel, ct: CustomerTier) -> int:
 def customer_tier_cards(*, user: Any, customer: Customer) -> list[TierCard]:
     """The customer's tier under each active model (global first), with explanation and recent history.
 
-    A fixed number of queries whatever the number of models: models, tiers, customer tiers (with their last
-    assessment), recent assessments (plus what the engine's ``explain`` reads).
+    A fixed number of queries whatever the number of models: models, tiers, customer tiers, the latest
+    ``HISTORY_RUNS`` assessments under each model — the first is the one explained (plus what the
+    engine's ``explain`` reads).
     """
     models = tier_models()
     if not models:
@@ -181,16 +195,16 @@ def customer_tier_cards(*, user: Any, customer: Customer) -> list[TierCard]:
     today = timezone.localdate()
     cts = {
         ct.model_id: ct
-        for ct in CustomerTier.objects.visible_to(user)
-        .filter(customer=customer, model__in=models)
-        .select_related("last_assessment")
+        for ct in CustomerTier.objects.visible_to(user).filter(customer=customer, model__in=models)
     }
     history: dict[int, list[Assessment]] = {}
     rows = (
         Assessment.objects.visible_to(user)
         .filter(customer=customer, run__model__in=models)
         .select_related("run")
-        .order_by("-run_id")[: HISTORY_RUNS * len(models)]
+        .annotate(nth=Window(RowNumber(), partition_by=[F("run__model_id")], order_by=F("run_id").desc()))
+        .filter(nth__lte=HISTORY_RUNS)
+        .order_by("-run_id")
     )
     for a in rows:
         bucket = history.setdefault(a.run.model_id, [])
@@ -208,9 +222,7 @@ def customer_tier_cards(*, user: Any, customer: Customer) -> list[TierCard]:
             card.tier_name = tier_label(tiers.get(card.tier_code), card.tier_code)
             card.assessed_name = tier_label(tiers.get(ct.tier), ct.tier) if ct.tier else ""
             card.override = override_in_force(ct, today)
-            last = ct.last_assessment
-            if last is None and history.get(model.pk):
-                last = history[model.pk][0]
+            last = history[model.pk][0] if history.get(model.pk) else None
             card.explanation = explain_lines(last)
             card.explanation_text = explanation_text(card.tier_name, card.explanation)
             if ct.pending_tier:

@@ -55,8 +55,10 @@ What a run writes, in bulk (a fixed number of statements per 10,000 customers):
   ``[{"code", "raw", "points", "weight"}, …]`` in the model's factor order, numbers as exact decimal
   strings (``raw`` null when there was no data) — read them with
   ``selectors.assessment.assessment_factor_rows``;
-- :class:`CustomerTier` upserted per customer (assessed tier, score, ``since`` when the assessed tier
-  changed, hysteresis state, last assessment; override fields untouched);
+- :class:`CustomerTier` inserted for a customer seen for the first time, and updated only where the
+  assessed tier, score or hysteresis state changes (``since`` when the assessed tier changed; override
+  fields untouched) — a customer's latest assessment is the one of its latest run
+  (``selectors.assessment.latest_assessments``, by the (customer, run) index);
 - for the global model (no product line), ``Customer.tier`` set to the tier in force where it differs
   (one set-based UPDATE; ``updated_at`` is left alone — a derived tier is not an edit);
 - one audit row (verb ``tiering.assessed``) and one ``tiering.assessed`` event.
@@ -444,16 +446,26 @@ class State:
     pending_runs: int = 0
     override_tier: str = ""
     override_until: dt.date | None = None
+    score: int | None = None  # in cents
+
+
+def _cents(value: Any) -> int | None:
+    """A stored score (Decimal, or a float/int/str from SQLite) in integer cents."""
+    if value is None:
+        return None
+    return int((Decimal(str(value)) * 100).to_integral_value(ROUND_HALF_UP))
 
 
 def _states(rows: Iterable[tuple]) -> tuple[list[int], dict[int, State]]:
     """Customer ids and the stored states of those assessed before, from ``assessment_population``."""
     ids: list[int] = []
     states: dict[int, State] = {}
-    for cid, ct_id, *rest in rows:
+    for cid, ct_id, tier, pending, pending_runs, override_tier, override_until, score in rows:
         ids.append(cid)
         if ct_id is not None:
-            states[cid] = State(ct_id, *rest)
+            states[cid] = State(
+                ct_id, tier, pending, pending_runs, override_tier, override_until, _cents(score)
+            )
     return ids, states
 
 
@@ -463,7 +475,9 @@ class Outcome:
 
     The rows themselves stream by in chunks (:func:`_decide`); each is ``(customer_id, score as
     "12.34", tier by score, assessed tier, pending tier, pending runs, tier in force, tier in force
-    before, factors JSON, CustomerTier id or None, assessed tier before)``.
+    before, factors JSON, CustomerTier id or None, assessed tier before, whether the stored
+    CustomerTier stays as it is)`` — a stored tier whose tier, score and hysteresis state do not
+    change is not written.
     """
 
     customers: int = 0
@@ -600,6 +614,11 @@ def _decide(
                     text,
                     state.id,
                     current,
+                    state.id is not None
+                    and assessed == current
+                    and cents == state.score
+                    and pending == state.pending
+                    and pending_runs == state.pending_runs,
                 )
             )
             migration[previous][in_force] += 1
@@ -622,18 +641,14 @@ def _table(model: Any) -> str:
 
 _A_COLUMNS = "run_id, customer_id, score, computed_tier, tier, previous_tier, factors"
 _CT_COLUMNS = (
-    "customer_id, model_id, tier, score, since, pending_tier, pending_runs, last_assessment_id,"
-    " override_tier, override_reason"
+    "customer_id, model_id, tier, score, since, pending_tier, pending_runs, override_tier, override_reason"
 )
 # A customer seen for the first time gets its CustomerTier inserted. Should one have appeared since the
-# states were read (an override approved meanwhile, which creates the row), the insert skips it and
-# the fallback below updates it instead — its override stays. (An upsert that sets the foreign key
-# ``last_assessment_id`` makes SQLite insert three times slower, hence the two steps.)
-_CT_INSERT_NEW = " ON CONFLICT (customer_id, model_id) DO NOTHING"
-_CT_UPDATE_RACED = (
-    "UPDATE {ct} SET tier = %s, score = %s, since = %s, pending_tier = %s, pending_runs = %s,"
-    " last_assessment_id = %s WHERE customer_id = %s AND model_id = %s"
-    " AND (last_assessment_id IS NULL OR last_assessment_id <> %s)"
+# states were read (an override approved meanwhile, which creates the row), the insert updates it
+# instead: the assessed tier and hysteresis state are set, its override stays.
+_CT_UPSERT = (
+    " ON CONFLICT (customer_id, model_id) DO UPDATE SET tier = EXCLUDED.tier, score = EXCLUDED.score,"
+    " since = EXCLUDED.since, pending_tier = EXCLUDED.pending_tier, pending_runs = EXCLUDED.pending_runs"
 )
 
 
@@ -650,50 +665,42 @@ def _sqlite_first_id() -> int:
 
 
 def _write_sqlite(run: AssessmentRun, chunks: Iterable[list[tuple]], now: dt.datetime) -> None:
-    """Assessments with ids given here (so the tiers can point at them), then the tiers, chunk by chunk."""
+    """The assessments, then the tiers that change, chunk by chunk."""
     a, ct = _table(Assessment), _table(CustomerTier)
     since = connection.ops.adapt_datetimefield_value(now)
     run_id, model_id = run.pk, run.model_id
     next_id = _sqlite_first_id()
     insert_a = f"INSERT INTO {a} (id, {_A_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
-    kept_sql = (
-        f"UPDATE {ct} SET score = %s, pending_tier = %s, pending_runs = %s, last_assessment_id = %s"  # noqa: S608
+    kept_sql = f"UPDATE {ct} SET score = %s, pending_tier = %s, pending_runs = %s WHERE id = %s"  # noqa: S608
+    moved_sql = (
+        f"UPDATE {ct} SET tier = %s, score = %s, since = %s, pending_tier = %s, pending_runs = %s"  # noqa: S608
         " WHERE id = %s"
     )
-    moved_sql = (
-        f"UPDATE {ct} SET tier = %s, score = %s, since = %s, pending_tier = %s, pending_runs = %s,"  # noqa: S608
-        " last_assessment_id = %s WHERE id = %s"
-    )
     new_sql = (
-        f"INSERT INTO {ct} ({_CT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '')"  # noqa: S608
-        + _CT_INSERT_NEW
+        f"INSERT INTO {ct} ({_CT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, '', '')"  # noqa: S608
+        + _CT_UPSERT
     )
     with connection.cursor() as cursor:
         for rows in chunks:
             ids = range(next_id, next_id + len(rows))
             next_id += len(rows)
             kept, moved, new = [], [], []
-            for aid, r in zip(ids, rows, strict=True):
+            for r in rows:
+                if r[11]:
+                    continue
                 if r[9] is None:
-                    new.append((r[0], model_id, r[3], r[1], since, r[4], r[5], aid))
+                    new.append((r[0], model_id, r[3], r[1], since, r[4], r[5]))
                 elif r[3] == r[10]:
-                    kept.append((r[1], r[4], r[5], aid, r[9]))
+                    kept.append((r[1], r[4], r[5], r[9]))
                 else:
-                    moved.append((r[3], r[1], since, r[4], r[5], aid, r[9]))
+                    moved.append((r[3], r[1], since, r[4], r[5], r[9]))
             cursor.executemany(
                 insert_a,
                 [(aid, run_id, r[0], r[1], r[2], r[6], r[7], r[8]) for aid, r in zip(ids, rows, strict=True)],
             )
-            for sql, params in ((kept_sql, kept), (moved_sql, moved)):
+            for sql, params in ((kept_sql, kept), (moved_sql, moved), (new_sql, new)):
                 if params:
                     cursor.executemany(sql, params)
-            if new:
-                cursor.executemany(new_sql, new)
-                if cursor.rowcount < len(new):
-                    cursor.executemany(
-                        _CT_UPDATE_RACED.format(ct=ct),
-                        [(t[2], t[3], t[4], t[5], t[6], t[7], t[0], t[1], t[7]) for t in new],
-                    )
 
 
 def _relaxed_commit() -> None:
@@ -707,10 +714,9 @@ def _relaxed_commit() -> None:
 
 
 def _write_postgresql(run: AssessmentRun, chunks: Iterable[list[tuple]], now: dt.datetime) -> None:
-    """COPY the assessments while the next chunk is computed, then the tiers from a staging table.
+    """COPY the assessments while the next chunk is computed, then the tiers that change from a staging table.
 
     A writer thread sends the COPY data, so the server stores one chunk while Python decides the next.
-    The tiers find their assessment through the (run, customer) key.
     """
     from psycopg.copy import QueuedLibpqWriter
 
@@ -724,7 +730,10 @@ def _write_postgresql(run: AssessmentRun, chunks: Iterable[list[tuple]], now: dt
             for rows in chunks:
                 for r in rows:
                     copy_in.write_row((run_id, r[0], r[1], r[2], r[6], r[7], r[8]))
-                    tiers.append((r[9], r[0], r[3], r[1], r[3] != r[10], r[4], r[5]))
+                    if not r[11]:
+                        tiers.append((r[9], r[0], r[3], r[1], r[3] != r[10], r[4], r[5]))
+        if not tiers:
+            return
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
         cursor.execute(
             f"CREATE TEMP TABLE {stage} (ct_id bigint, customer_id bigint, tier text, score numeric(7, 2),"
@@ -737,29 +746,16 @@ def _write_postgresql(run: AssessmentRun, chunks: Iterable[list[tuple]], now: dt
         cursor.execute(
             f"UPDATE {ct} SET tier = s.tier, score = s.score,"  # noqa: S608
             f" since = CASE WHEN s.moved THEN %s ELSE {ct}.since END,"
-            " pending_tier = s.pending_tier, pending_runs = s.pending_runs, last_assessment_id = x.id"
-            f" FROM {stage} s JOIN {a} x ON x.run_id = %s AND x.customer_id = s.customer_id"
-            f" WHERE s.ct_id IS NOT NULL AND {ct}.id = s.ct_id",
-            [now, run_id],
+            " pending_tier = s.pending_tier, pending_runs = s.pending_runs"
+            f" FROM {stage} s WHERE s.ct_id IS NOT NULL AND {ct}.id = s.ct_id",
+            [now],
         )
-        cursor.execute(f"SELECT COUNT(*) FROM {stage} WHERE ct_id IS NULL")  # noqa: S608
-        new = cursor.fetchone()[0]
         cursor.execute(
             f"INSERT INTO {ct} ({_CT_COLUMNS})"  # noqa: S608
-            " SELECT s.customer_id, %s, s.tier, s.score, %s, s.pending_tier, s.pending_runs, x.id, '', ''"
-            f" FROM {stage} s JOIN {a} x ON x.run_id = %s AND x.customer_id = s.customer_id"
-            " WHERE s.ct_id IS NULL" + _CT_INSERT_NEW,
-            [run.model_id, now, run_id],
+            " SELECT s.customer_id, %s, s.tier, s.score, %s, s.pending_tier, s.pending_runs, '', ''"
+            f" FROM {stage} s WHERE s.ct_id IS NULL" + _CT_UPSERT,
+            [run.model_id, now],
         )
-        if cursor.rowcount < new:
-            cursor.execute(
-                f"UPDATE {ct} SET tier = s.tier, score = s.score, since = %s, pending_tier = s.pending_tier,"  # noqa: S608
-                " pending_runs = s.pending_runs, last_assessment_id = x.id"
-                f" FROM {stage} s JOIN {a} x ON x.run_id = %s AND x.customer_id = s.customer_id"
-                f" WHERE s.ct_id IS NULL AND {ct}.customer_id = s.customer_id AND {ct}.model_id = %s"
-                f" AND {ct}.last_assessment_id IS DISTINCT FROM x.id",
-                [now, run_id, run.model_id],
-            )
         cursor.execute(f"DROP TABLE {stage}")
 
 

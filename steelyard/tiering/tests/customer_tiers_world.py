@@ -59,7 +59,7 @@ def assess(
 ) -> CustomerTier:
     """One assessment of ``customer`` in ``run`` (a new run by default) and its CustomerTier updated."""
     run = run or make_run(model)
-    a = Assessment.objects.create(
+    Assessment.objects.create(
         run=run,
         customer=customer,
         score=Decimal(score),
@@ -77,7 +77,6 @@ def assess(
             "since": timezone.now() - dt.timedelta(days=40),
             "pending_tier": pending,
             "pending_runs": pending_runs,
-            "last_assessment": a,
         },
     )
     if model.product_line_id is None:

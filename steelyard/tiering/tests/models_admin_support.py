@@ -73,7 +73,7 @@ def make_run(personas: Any, model: TierModel | None = None) -> RunWorld:
     for key, owner, prev, tier, score in MOVES:
         c = make_customer(getattr(personas, owner), name=f"分级客户{key}有限公司")
         customers[key] = c
-        a = Assessment.objects.create(
+        Assessment.objects.create(
             run=run,
             customer=c,
             score=Decimal(score),
@@ -83,7 +83,7 @@ def make_run(personas: Any, model: TierModel | None = None) -> RunWorld:
             factors=[{"code": "revenue_12m", "raw": "1000000", "points": score, "weight": "30"}],
         )
         CustomerTier.objects.create(
-            customer=c, model=model, tier=tier, score=Decimal(score), since=timezone.now(), last_assessment=a
+            customer=c, model=model, tier=tier, score=Decimal(score), since=timezone.now()
         )
         migration.setdefault(prev, {}).setdefault(tier, 0)
         migration[prev][tier] += 1
