@@ -428,11 +428,26 @@ class ContactQuerySet(ScopedQuerySet):
     pass
 
 
-class Contact(models.Model):
-    """A person at a customer and their role in the buying decision."""
+class CustomerScoped(models.Model):
+    """A record scoped through its ``customer``: the customer's owner and owning unit see it, and so do the
+    members of the pool a pool customer waits in (view only). Contacts, orders, invoices, tiers, customer
+    notification endpoints... all inherit this one rule."""
 
     scope_owner_field = "customer__owner"
     scope_unit_field = "customer__org_unit"
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
+        if action != "view":
+            return None
+        return Q(customer__owner__isnull=True, customer__pool_id__in=user_pool_ids(user))
+
+
+class Contact(CustomerScoped):
+    """A person at a customer and their role in the buying decision."""
 
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contacts"
@@ -462,12 +477,6 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @classmethod
-    def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
-        if action != "view":
-            return None
-        return Q(customer__owner__isnull=True, customer__pool_id__in=user_pool_ids(user))
 
 
 class OwnershipAction(models.TextChoices):

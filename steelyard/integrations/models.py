@@ -13,12 +13,11 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from steelyard.core.scopes import ScopedManager
-from steelyard.customers.models import user_pool_ids
+from steelyard.customers.models import CustomerScoped
 
 
 class SystemKind(models.TextChoices):
@@ -351,11 +350,8 @@ class ChannelKind(models.TextChoices):
     WEBHOOK = "webhook", _("Webhook")
 
 
-class NotificationEndpoint(models.Model):
+class NotificationEndpoint(CustomerScoped):
     """Where a customer (or one of its contacts) wants to hear about its orders, and about what."""
-
-    scope_owner_field = "customer__owner"
-    scope_unit_field = "customer__org_unit"
 
     customer = models.ForeignKey(
         "customers.Customer",
@@ -391,12 +387,6 @@ class NotificationEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.address}"
-
-    @classmethod
-    def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
-        if action != "view":
-            return None
-        return Q(customer__owner__isnull=True, customer__pool_id__in=user_pool_ids(user))
 
 
 class MessageTemplate(models.Model):

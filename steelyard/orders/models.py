@@ -14,14 +14,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from steelyard.catalog.models import CURRENCY_DEFAULT
 from steelyard.core.scopes import ScopedManager
-from steelyard.customers.models import user_pool_ids
+from steelyard.customers.models import CustomerScoped
 
 SOURCE_CRM = "crm"
 ZERO = Decimal("0")
@@ -29,22 +28,6 @@ ZERO = Decimal("0")
 
 def _money(verbose: str | object) -> models.DecimalField:
     return models.DecimalField(verbose, max_digits=16, decimal_places=2, default=ZERO)  # type: ignore[arg-type]
-
-
-class CustomerScoped(models.Model):
-    """Scoped through the customer: owner, owning unit, and the pool's members for pool customers."""
-
-    scope_owner_field = "customer__owner"
-    scope_unit_field = "customer__org_unit"
-
-    class Meta:
-        abstract = True
-
-    @classmethod
-    def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
-        if action != "view":
-            return None
-        return Q(customer__owner__isnull=True, customer__pool_id__in=user_pool_ids(user))
 
 
 class Plant(models.Model):

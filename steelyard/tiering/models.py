@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from steelyard.core.scopes import ScopedManager
-from steelyard.customers.models import user_pool_ids
+from steelyard.customers.models import CustomerScoped
 
 ZERO = Decimal("0")
 
@@ -237,11 +237,8 @@ class AssessmentRun(models.Model):
         return f"{self.model_id} {self.as_of}"
 
 
-class Assessment(models.Model):
+class Assessment(CustomerScoped):
     """One customer's assessment in one run: every factor's raw value, points and the tiers."""
-
-    scope_owner_field = "customer__owner"
-    scope_unit_field = "customer__org_unit"
 
     run = models.ForeignKey(
         AssessmentRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="assessments"
@@ -269,18 +266,9 @@ class Assessment(models.Model):
     def __str__(self) -> str:
         return f"{self.run_id}:{self.customer_id} {self.tier}"
 
-    @classmethod
-    def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
-        if action != "view":
-            return None
-        return Q(customer__owner__isnull=True, customer__pool_id__in=user_pool_ids(user))
 
-
-class CustomerTier(models.Model):
+class CustomerTier(CustomerScoped):
     """A customer's current tier under one model, with the hysteresis state and any override."""
-
-    scope_owner_field = "customer__owner"
-    scope_unit_field = "customer__org_unit"
 
     customer = models.ForeignKey(
         "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tiers"
@@ -307,12 +295,6 @@ class CustomerTier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}:{self.model_id}={self.tier}"
-
-    @classmethod
-    def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
-        if action != "view":
-            return None
-        return Q(customer__owner__isnull=True, customer__pool_id__in=user_pool_ids(user))
 
 
 class OverrideStatus(models.TextChoices):
