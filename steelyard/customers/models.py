@@ -253,6 +253,7 @@ class Customer(models.Model):
         verbose_name=_("group company"),
         null=True,
         blank=True,
+        db_index=False,  # covered by a composite index (Meta.indexes)
         on_delete=models.PROTECT,
         related_name="subsidiaries",
     )
@@ -262,7 +263,7 @@ class Customer(models.Model):
     source = models.CharField(_("source"), max_length=20, choices=CustomerSource.choices, blank=True)
     is_key_account = models.BooleanField(_("key account"), default=False)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
-    tier = models.CharField(_("tier"), max_length=20, blank=True, db_index=True)
+    tier = models.CharField(_("tier"), max_length=20, blank=True)
     first_order_date = models.DateField(_("first order"), null=True, blank=True)
     visit_every_days = models.PositiveIntegerField(
         _("visit every (days)"),
@@ -290,6 +291,7 @@ class Customer(models.Model):
         verbose_name=_("owner"),
         null=True,
         blank=True,
+        db_index=False,  # covered by a composite index (Meta.indexes)
         on_delete=models.PROTECT,
         related_name="customers",
     )
@@ -298,6 +300,7 @@ class Customer(models.Model):
         verbose_name=_("owning unit"),
         null=True,
         blank=True,
+        db_index=False,  # covered by a composite index (Meta.indexes)
         on_delete=models.PROTECT,
         related_name="customers",
     )
@@ -314,6 +317,7 @@ class Customer(models.Model):
         verbose_name=_("pool"),
         null=True,
         blank=True,
+        db_index=False,  # covered by a composite index (Meta.indexes)
         on_delete=models.PROTECT,
         related_name="customers",
     )

@@ -241,10 +241,18 @@ class Assessment(CustomerScoped):
     """One customer's assessment in one run: every factor's raw value, points and the tiers."""
 
     run = models.ForeignKey(
-        AssessmentRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="assessments"
+        AssessmentRun,
+        verbose_name=_("run"),
+        on_delete=models.CASCADE,
+        related_name="assessments",
+        db_constraint=False,  # an append-only log of 100k rows a run: the engine writes ids it just read
     )
     customer = models.ForeignKey(
-        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="assessments"
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="assessments",
+        db_constraint=False,
     )
     score = models.DecimalField(_("score"), max_digits=7, decimal_places=2)
     computed_tier = models.CharField(_("tier by score"), max_length=20)
