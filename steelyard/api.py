@@ -69,4 +69,5 @@ api.add_router("/catalog/", "steelyard.catalog.api.router")
 api.add_router("/orders/", "steelyard.orders.api.router")
 api.add_router("/integrations/", "steelyard.integrations.api.router")
 api.add_router("/tiers/", "steelyard.tiering.api.router")
+api.add_router("/sales/", "steelyard.sales.api.router")
 # --- end of routers -------------------------------------------------------------------------

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "steelyard.orders",
     "steelyard.integrations",
     "steelyard.tiering",
+    "steelyard.sales",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ urlpatterns = [
     path("orders/", include("steelyard.orders.urls")),
     path("integrations/", include("steelyard.integrations.urls")),
     path("tiers/", include("steelyard.tiering.urls")),
+    path("sales/", include("steelyard.sales.urls")),
     path("track/", include("steelyard.integrations.urls.status")),
     path(
         "api/v1/",

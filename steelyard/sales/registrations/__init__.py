@@ -1,0 +1,3 @@
+"""What the sales module registers, one module per area."""
+
+from steelyard.sales.registrations import forecast, opportunities, pipeline, playbooks, quotes  # noqa: F401

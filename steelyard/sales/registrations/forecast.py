@@ -1,0 +1,1 @@
+"""Registrations of the forecast area (menu entries, sections, search, approval kinds, jobs)."""

@@ -1,0 +1,1 @@
+"""Registrations of the opportunities area (menu entries, sections, search, approval kinds, jobs)."""

@@ -1,0 +1,60 @@
+"""The forecast cells: deltas on every write agree exactly with a full recount."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from steelyard.orders.testing import make_product_line
+from steelyard.sales.models import ForecastCell, OpportunityStatus
+from steelyard.sales.services.forecast import (
+    forecast_cells_apply,
+    forecast_rebuild,
+    opportunity_figures,
+    weighted,
+)
+from steelyard.sales.testing import make_opportunity, make_playbook, stage_of
+
+
+def cells() -> dict[str, tuple[int, int, int]]:
+    return {
+        c.key: (c.count, c.amount_cents, c.weighted_cents)
+        for c in ForecastCell.objects.all()
+        if c.count or c.amount_cents or c.weighted_cents
+    }
+
+
+def test_weighted_rounds_half_up_to_the_cent():
+    assert weighted(Decimal("0.05"), Decimal("50")) == Decimal("0.03")
+    assert weighted(Decimal("1234567.89"), Decimal("33.33")) == Decimal("411481.48")
+
+
+def test_deltas_agree_with_a_rebuild(personas):
+    line = make_product_line("CRANE", name="起重机")
+    pb = make_playbook(line)
+    june, july = dt.date(2026, 6, 15), dt.date(2026, 7, 3)
+    a = make_opportunity(personas.alice, line=line, stage="negotiation", amount="1000000.55", close=june)
+    b = make_opportunity(personas.alice, line=line, stage="proposal", amount="333.33", close=june)
+    make_opportunity(personas.charlie, line=line, stage="won", amount="500", close=july)
+    make_opportunity(personas.alice, line=line, stage="lost", amount="700", close=july)
+    # a moves month and category; b is won
+    before = opportunity_figures(a)
+    a.expected_close_date = july
+    a.stage = stage_of(pb, "proposal")
+    a.forecast_category = a.stage.forecast_category
+    a.probability = a.stage.probability
+    a.weighted_amount = weighted(a.amount, a.probability)
+    a.save()
+    forecast_cells_apply(before, opportunity_figures(a))
+    before = opportunity_figures(b)
+    b.status, b.closed_on, b.stage = OpportunityStatus.WON, july, stage_of(pb, "won")
+    b.save()
+    forecast_cells_apply(before, opportunity_figures(b))
+    incremental = cells()
+    forecast_rebuild()
+    assert cells() == incremental
+    alice = personas.alice
+    unit = alice.org_unit_id or 0
+    assert incremental[f"{alice.pk}:{unit}:{line.pk}:2026-07:best_case"] == (1, 100000055, 40000022)
+    assert incremental[f"{alice.pk}:{unit}:{line.pk}:2026-07:won"] == (1, 33333, 33333)
+    assert f"{alice.pk}:{unit}:{line.pk}:2026-06:commit" not in incremental

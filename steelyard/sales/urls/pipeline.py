@@ -1,0 +1,5 @@
+"""Routes of the pipeline area."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
