@@ -41,3 +41,14 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _serialized_rollback(django_db_serialized_rollback):
+    """Transactional tests (browser, threads, concurrency) all put the migrated data back the same way.
+
+    A transactional test without it flushes the database and lets ``post_migrate`` recreate the content
+    types under new ids; a later test with ``serialized_rollback`` then fails to load its snapshot over
+    them. With every transactional test serialised, each one starts from the migrated data (shipped
+    defaults included) whatever ran before it on the same worker. No effect on ordinary tests.
+    """

@@ -18,7 +18,7 @@ from steelyard.tiering.tests.test_engine_run import buy, fit, make_model
 AS_OF = dt.date(2026, 6, 30)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_committed_run_mirrors_every_tier_in_chunks_and_then_follows_up(monkeypatch):
     assert not connection.in_atomic_block
     monkeypatch.setattr(engine, "MIRROR_CHUNK", 2)  # several chunks, shared out to the workers on PostgreSQL
@@ -40,7 +40,7 @@ def test_a_committed_run_mirrors_every_tier_in_chunks_and_then_follows_up(monkey
     assert Job.objects.filter(task_path__endswith="follow_tier_changes", args=[run.pk]).exists()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_mirror_cut_short_is_completed_by_the_next_mirror():
     model = make_model()
     a, b = make_customer(name="甲"), make_customer(name="乙")
