@@ -442,8 +442,13 @@ def approval_request_create(
     requested_change: dict[str, Any],
     reason: str,
     title: str | None = None,
+    steps: list[dict[str, Any]] | None = None,
 ) -> ApprovalRequest:
     """Raise a request of ``kind`` on ``subject`` and route it to its approvers.
+
+    ``steps`` (rule dicts: ``{"type": "role", "role": code}``, ``{"type": "manager", "level": n}``...) route this one request when the approvers
+    depend on the subject — e.g. a quote's discount chain comes from its customer's tier; empty or None:
+    the kind's route (the administrators' route, else the kind's default steps).
 
     Raises ``ValidationError`` for an empty reason, an unknown kind, a subject the kind does not apply to,
     or another pending request of the same kind on the same subject.
@@ -469,7 +474,7 @@ def approval_request_create(
     ).exists()
     if duplicate:
         raise ValidationError(ERR_DUPLICATE_PENDING)
-    steps = approval_route_resolve(requester=actor, steps=approval_route_steps(kind))
+    steps = approval_route_resolve(requester=actor, steps=steps or approval_route_steps(kind))
     request = ApprovalRequest(
         kind=kind,
         title=(title or f"{entry.label}: {subject}")[:200],
