@@ -78,7 +78,7 @@ def test_it_moves_a_whole_book_with_planned_activities_events_and_one_audit(
         result = svc.owner_bulk_reassign(
             actor=personas.bob, from_user=personas.alice, to_user=erin, reason="left"
         )
-    assert result == {"customers": 7, "activities": 1, "hooks": {}, "job_id": None}
+    assert result == {"customers": 7, "activities": 1, "hooks": {"sales.opportunities": 0}, "job_id": None}
     assert Customer.objects.filter(owner=erin).count() == 7
     assert Customer.objects.get(pk=other.pk).owner == personas.bob
     planned.refresh_from_db()
