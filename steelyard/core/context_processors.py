@@ -28,8 +28,14 @@ def shell(request: HttpRequest) -> dict[str, Any]:
             menu.extend(registry.menu_for(user))
         return menu
 
+    active: list[str] = []
+
     def active_menu() -> str:
-        """The entry whose URL is the longest prefix of this page (/customers/pool/ is not 'Customers')."""
+        """The entry whose URL is the longest prefix of this page (/customers/pool/ is not 'Customers').
+
+        Worked out once per request: the menu templates ask for it once per entry."""
+        if active:
+            return active[0]
         best, best_len = "", 0
         for item in menu_items():
             try:
@@ -38,6 +44,7 @@ def shell(request: HttpRequest) -> dict[str, Any]:
                 continue
             if request.path.startswith(url) and len(url) > best_len:
                 best, best_len = item.key, len(url)
+        active.append(best)
         return best
 
     return {
