@@ -579,7 +579,7 @@ def test_the_page_and_the_list_render_in_chinese(world, personas, client_for, pe
         "阶段历史",
         "决策人",
         "决策人：尚未填写",
-        "缺少必需事项",
+        "必填事项未完成",
     ):
         assert text in body, text
     assert "Mark as done" not in body and "Stage history" not in body
