@@ -58,3 +58,30 @@ def test_deltas_agree_with_a_rebuild(personas):
     assert incremental[f"{alice.pk}:{unit}:{line.pk}:2026-07:best_case"] == (1, 100000055, 40000022)
     assert incremental[f"{alice.pk}:{unit}:{line.pk}:2026-07:won"] == (1, 33333, 33333)
     assert f"{alice.pk}:{unit}:{line.pk}:2026-06:commit" not in incremental
+
+
+def test_a_rebuild_repairs_wrong_missing_and_stray_cells(personas):
+    line = make_product_line("CRANE", name="起重机")
+    make_playbook(line)
+    june = dt.date(2026, 6, 15)
+    make_opportunity(personas.alice, line=line, stage="negotiation", amount="1000.10", close=june)
+    make_opportunity(personas.bob, line=line, stage="proposal", amount="200", close=june)
+    make_opportunity(personas.charlie, line=line, stage="won", amount="300", close=june)
+    right = cells()
+    assert forecast_rebuild() == 3 and cells() == right  # nothing to repair: nothing changes
+    first, second, third = ForecastCell.objects.order_by("pk")
+    ForecastCell.objects.filter(pk=first.pk).update(amount_cents=1, count=9)  # wrong
+    second.delete()  # missing
+    ForecastCell.objects.create(  # stray: no opportunity behind it
+        key="999:0:1:2026-06:commit",
+        owner=personas.dora,
+        product_line=line,
+        month=dt.date(2026, 6, 1),
+        category="commit",
+        count=1,
+        amount_cents=5,
+    )
+    ForecastCell.objects.filter(pk=third.pk).update(count=0, amount_cents=0, weighted_cents=0)  # emptied
+    assert forecast_rebuild() == 3
+    assert cells() == right
+    assert not ForecastCell.objects.filter(owner=personas.dora).exists()
