@@ -820,7 +820,9 @@ def customer_tiers_mirror(model: TierModel, on: dt.date, *, chunk_size: int = MI
     """
     if connection.in_atomic_block:
         return _customer_tiers_sync(model, on)
-    bounds = CustomerTier.objects.filter(model=model).aggregate(low=Min("customer_id"), high=Max("customer_id"))
+    bounds = CustomerTier.objects.filter(model=model).aggregate(
+        low=Min("customer_id"), high=Max("customer_id")
+    )
     if bounds["low"] is None:
         return 0
     ranges = [
