@@ -22,7 +22,7 @@ _t_registry.add_menu(
         icon="map",
         roles=("sales_director",),
         group=_("Customers"),
-        order=230,
+        order=270,
     )
 )
 _t_registry.add_menu(
@@ -33,7 +33,7 @@ _t_registry.add_menu(
         icon="arrow-left-right",
         roles=("sales_manager", "sales_director", "executive"),
         group=_("Customers"),
-        order=240,
+        order=280,
     )
 )
 _t_registry.add_section(

@@ -14,6 +14,6 @@ registry.add_menu(
         icon="bar-chart-steps",
         roles=("administrator",),
         group=_("Customer tiers"),
-        order=860,
+        order=852,
     )
 )

@@ -31,7 +31,7 @@ registry.add_menu(
         icon="list-check",
         roles=("sales_director", "executive"),
         group=_("Customers"),
-        order=236,
+        order=276,
     )
 )
 registry.add_section(
