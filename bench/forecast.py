@@ -6,7 +6,7 @@ opportunities** and 60k closed ones (won / lost over two years), each with its s
 … → its stage) and its owner on the team (M = a tenth, S = a hundredth) — in its own database
 (``bench/.data/bench-forecast-<scale>.sqlite3`` or PostgreSQL ``steelyard_bench_forecast``, ``…_<scale>``
 below L), with raw bulk inserts (``executemany`` on SQLite, ``COPY`` on PostgreSQL), then
-``forecast_rebuild()``.
+``funnel_backfill()`` (``Opportunity.furthest_order``) and ``forecast_rebuild()``.
 
 Then it times:
 
@@ -212,6 +212,7 @@ def build(factor: float, *, seed: int = SEED) -> dict[str, Any]:
     from steelyard.customers.models import Customer
     from steelyard.sales.models import Opportunity, OpportunityMember, StageVisit
     from steelyard.sales.services.forecast import forecast_rebuild, weighted
+    from steelyard.sales.services.funnel import funnel_backfill
 
     call_command("migrate", verbosity=0, interactive=False)
     rng = Random(seed)
@@ -362,6 +363,7 @@ def build(factor: float, *, seed: int = SEED) -> dict[str, Any]:
         counts["closed"] = max(0, start + len(opps) - n_open)
         print(f"  opportunities: {start + len(opps):,}  stage visits: {counts['visits']:,}", flush=True)
     _reset_sequences(Opportunity, OpportunityMember, StageVisit)
+    funnel_backfill()  # Opportunity.furthest_order from the visits (one UPDATE)
     cells = forecast_rebuild()
     with connection.cursor() as cursor:
         if sqlite:

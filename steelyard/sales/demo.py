@@ -1305,6 +1305,7 @@ def apply_history(ctx: DemoContext, rng: Random, world: World, deals: list[Deal]
         StageVisit,
     )
     from steelyard.sales.services.forecast import weighted
+    from steelyard.sales.services.funnel import funnel_backfill
 
     now, batch = world.clock.now, 1000
     opps: list[Any] = []
@@ -1475,6 +1476,7 @@ def apply_history(ctx: DemoContext, rng: Random, world: World, deals: list[Deal]
                     documents.append((entry, it, opp, by))
     StageVisit.objects.bulk_create(visits, batch_size=batch)
     ctx.count("sales.stage_visit", len(visits))
+    funnel_backfill([o.pk for o in opps])  # furthest stage reached, from the visits just written
 
     attachments = []
     if documents:

@@ -21,18 +21,19 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import BooleanField, F, Func, Q, Subquery
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from steelyard.catalog.models import CURRENCY_DEFAULT
 from steelyard.core.scopes import ScopedManager, ScopedQuerySet
-from steelyard.customers.models import CustomerScoped, DecisionRole
+from steelyard.customers.models import Customer, CustomerScoped, DecisionRole
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -288,6 +289,33 @@ class RiskFlag(models.TextChoices):
     COMPETITOR = "competitor", _("Competitor threat")
 
 
+class _InSubquery(Func):
+    """``column IN (subquery)``, written ``column = ANY(ARRAY(subquery))`` on PostgreSQL: the subquery then
+    runs once and the column is looked up in its index, which PostgreSQL can OR with the other branches
+    of a scope (a hashed ``IN`` subplan forces a scan of the whole table)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: Any, queryset: Any) -> None:
+        super().__init__(column, Subquery(queryset))
+
+    def _parts(self, compiler: Any) -> tuple[str, str, tuple[Any, ...]]:
+        column, subquery = self.get_source_expressions()
+        column_sql, column_params = compiler.compile(column)
+        sub_sql, sub_params = compiler.compile(subquery)
+        if not sub_sql.startswith("("):
+            sub_sql = f"({sub_sql})"
+        return column_sql, sub_sql, (*column_params, *sub_params)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column_sql, sub_sql, params = self._parts(compiler)
+        return f"{column_sql} IN {sub_sql}", params
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column_sql, sub_sql, params = self._parts(compiler)
+        return f"{column_sql} = ANY(ARRAY{sub_sql})", params
+
+
 class OpportunityQuerySet(ScopedQuerySet):
     def open(self) -> OpportunityQuerySet:
         return self.filter(status=OpportunityStatus.OPEN)
@@ -306,6 +334,8 @@ class Opportunity(models.Model):
     rep set them. ``risk_flags`` holds the current flags as ``,code,code,`` (``RiskFlag``) for filtering;
     ``services.risks`` keeps it up to date. ``weighted_amount`` = amount × probability / 100 rounded half
     up to the cent (``services.forecast.weighted``), set by every service that changes either.
+    ``furthest_order`` is the highest stage order in its stage history, the lost stage left out, kept by
+    the services that write stage visits (``services.funnel``): the funnel's conversion reads it.
     """
 
     scope_owner_field = "owner"
@@ -387,6 +417,13 @@ class Opportunity(models.Model):
     stage_entered_at = models.DateTimeField(_("in this stage since"))
     last_activity_at = models.DateTimeField(_("last activity"))
     risk_flags = models.CharField(_("risk flags"), max_length=200, blank=True, default="", editable=False)
+    furthest_order = models.PositiveSmallIntegerField(
+        _("furthest stage reached"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Highest stage order in the stage history, the lost stage left out."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -399,7 +436,9 @@ class Opportunity(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = models.Manager.from_queryset(OpportunityQuerySet)()
-    history = HistoricalRecords(excluded_fields=["risk_flags", "last_activity_at", "updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=["risk_flags", "last_activity_at", "updated_at", "furthest_order"]
+    )
 
     class Meta:
         verbose_name = _("opportunity")
@@ -425,10 +464,14 @@ class Opportunity(models.Model):
     def scope_extra_q(cls, user, action):  # type: ignore[no-untyped-def]
         # The virtual team (owner, solution engineer, delivery manager...) works the deal with the owner;
         # the customer's owner may look at every deal on their customer.
-        team = Q(pk__in=OpportunityMember.objects.filter(user_id=user.pk).values("opportunity_id"))
+        # Every branch filters an indexed column of this table (no join, see ``_InSubquery``), so the
+        # database ORs index lookups instead of scanning every deal.
+        team = Q(
+            _InSubquery(F("pk"), OpportunityMember.objects.filter(user_id=user.pk).values("opportunity_id"))
+        )
         if action != "view":
             return team
-        return team | Q(customer__owner_id=user.pk)
+        return team | Q(_InSubquery(F("customer_id"), Customer.objects.filter(owner_id=user.pk).values("pk")))
 
     @property
     def is_open(self) -> bool:

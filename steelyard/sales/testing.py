@@ -34,6 +34,7 @@ from steelyard.sales.models import (
     TeamRole,
 )
 from steelyard.sales.services.forecast import forecast_cells_apply, opportunity_figures, weighted
+from steelyard.sales.services.funnel import funnel_backfill
 
 _seq = itertools.count(1)
 
@@ -195,6 +196,7 @@ def make_opportunity(
         org_unit=kw.pop("org_unit", getattr(owner, "org_unit", None)),
         stage_entered_at=now,
         last_activity_at=kw.pop("last_activity_at", now),
+        furthest_order=None if st.is_lost else st.order,
         created_by=owner,
         **kw,
     )
@@ -202,3 +204,19 @@ def make_opportunity(
     StageVisit.objects.create(opportunity=opp, stage=st, entered_at=now, entered_by=owner)
     forecast_cells_apply(None, opportunity_figures(opp))
     return opp
+
+
+def add_stage_visit(
+    opp: Opportunity,
+    stage: PlaybookStage,
+    *,
+    entered_at: dt.datetime,
+    left_at: dt.datetime | None = None,
+    entered_by: Any = None,
+) -> StageVisit:
+    """A stay in the deal's stage history written by hand (tests); ``furthest_order`` follows it."""
+    visit = StageVisit.objects.create(
+        opportunity=opp, stage=stage, entered_at=entered_at, left_at=left_at, entered_by=entered_by
+    )
+    funnel_backfill([opp.pk])
+    return visit

@@ -263,6 +263,7 @@ _HISTORY_SKIP = {
     "created_at",
     "updated_at",
     "risk_flags",
+    "furthest_order",  # not kept in the history (services.funnel)
     "last_activity_at",
     "stage_entered_at",
     "number",

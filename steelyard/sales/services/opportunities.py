@@ -426,6 +426,7 @@ def opportunity_create(
         org_unit_id=owner_user.org_unit_id,
         stage_entered_at=now,
         last_activity_at=now,
+        furthest_order=None if stage.is_lost else stage.order,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     _stage_defaults(opp)
@@ -971,6 +972,8 @@ def _enter(
     )
     opp.stage = stage
     opp.stage_entered_at = now
+    if not stage.is_lost and (opp.furthest_order is None or stage.order > opp.furthest_order):
+        opp.furthest_order = stage.order  # services.funnel: saved with the deal by the caller
 
 
 def _move(

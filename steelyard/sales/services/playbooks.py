@@ -53,6 +53,7 @@ from steelyard.sales.models import (
     StageVisit,
 )
 from steelyard.sales.services.forecast import forecast_cells_apply, opportunity_figures, weighted
+from steelyard.sales.services.funnel import funnel_backfill
 from steelyard.sales.services.risks import risks_refresh
 
 #: Who may read playbooks (administrators always may); who may edit them: administrators and directors.
@@ -1166,6 +1167,7 @@ def playbook_migrate(
         )
         StageVisit.objects.filter(opportunity_id__in=ids, left_at__isnull=True).update(left_at=now)
         StageVisit.objects.bulk_create(visits)
+        funnel_backfill(ids)  # the new stage may reach further (services.funnel)
         if items:
             carried = [
                 ChecklistEntry(

@@ -25,7 +25,7 @@ from steelyard.core.tests.browser.conftest import (  # noqa: F401  (fixtures use
 )
 from steelyard.orders.testing import make_product_line
 from steelyard.sales.models import Opportunity, StageVisit
-from steelyard.sales.testing import make_opportunity, make_playbook, stage_of
+from steelyard.sales.testing import add_stage_visit, make_opportunity, make_playbook, stage_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -182,9 +182,9 @@ def test_funnel_charts_render_and_a_slice_drills_down(open_page, personas, board
     pb, deals = board
     now = timezone.now()
     StageVisit.objects.filter(opportunity=deals["gated"]).update(entered_at=now - dt.timedelta(days=3))
-    StageVisit.objects.create(
-        opportunity=deals["gated"],
-        stage=stage_of(pb, "qualify"),
+    add_stage_visit(
+        deals["gated"],
+        stage_of(pb, "qualify"),
         entered_at=now - dt.timedelta(days=12),
         left_at=now - dt.timedelta(days=3),
     )

@@ -35,7 +35,7 @@ from django.utils import timezone
 from steelyard.orders.testing import make_product_line
 from steelyard.sales.models import Opportunity, StageVisit
 from steelyard.sales.selectors import pipeline as sel
-from steelyard.sales.testing import make_opportunity, make_playbook, stage_of
+from steelyard.sales.testing import add_stage_visit, make_opportunity, make_playbook, stage_of
 
 D = dt.date(2026, 2, 1)
 PERIOD = {"date_from": "2026-01-01", "date_to": "2026-06-30"}
@@ -59,9 +59,9 @@ def deal(owner, pb, name, amount, stage, history, *, created=D, closed=None):
     )
     StageVisit.objects.filter(opportunity=opp).delete()
     for code, entered, left in history:
-        StageVisit.objects.create(
-            opportunity=opp,
-            stage=stage_of(pb, code),
+        add_stage_visit(
+            opp,
+            stage_of(pb, code),
             entered_at=at(created, entered),
             left_at=at(created, left) if left is not None else None,
         )
