@@ -950,13 +950,22 @@ class ForecastCell(models.Model):
     scope_unit_field = "org_unit"
 
     key = models.CharField(max_length=80, unique=True)
+    # Derived totals, recounted from the opportunities at will: no database FK constraints (a rebuild after
+    # a bulk load inserts ~100k cells, and their deferred checks cost more than the recount); the ORM's
+    # cascades still apply.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     org_unit = models.ForeignKey(
-        "org.OrgUnit", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "org.OrgUnit", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
-    product_line = models.ForeignKey("catalog.ProductLine", on_delete=models.CASCADE, related_name="+")
+    product_line = models.ForeignKey(
+        "catalog.ProductLine", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     month = models.DateField()
     category = models.CharField(max_length=10, choices=ForecastCategory.choices)
     count = models.IntegerField(default=0)
