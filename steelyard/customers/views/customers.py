@@ -6,14 +6,13 @@ writes through ``steelyard.customers.services.customers`` (audited).
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -22,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from steelyard.core import access
+from steelyard.core.exports import csv_response
 from steelyard.core.filters import paginate
 from steelyard.core.registry import registry
 from steelyard.core.scopes import CHANGE
@@ -153,26 +153,12 @@ def _audit_export(request: HttpRequest, fmt: str, count: int) -> None:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @access.authenticated
 def customer_export_csv(request: HttpRequest) -> HttpResponse:
     """The current filtered list as CSV (UTF-8 with BOM for Excel), streamed, scoped and capped."""
     header, rows, count = _export_rows(request)
     _audit_export(request, "csv", count)
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff" + writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="customers-{timezone.localdate():%Y%m%d}.csv"'
-    return response
+    return csv_response("customers", header, rows)
 
 
 @access.authenticated

@@ -8,14 +8,13 @@ through ``services.agreements`` (audited).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from steelyard.catalog.models import Product
 from steelyard.core import access
+from steelyard.core.exports import csv_response
 from steelyard.core.filters import paginate
 from steelyard.core.scopes import CHANGE
 from steelyard.core.services.audit import audit_record
@@ -86,11 +86,6 @@ def agreement_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @access.authenticated
 def agreement_export(request: HttpRequest) -> HttpResponse:
     """The current filtered list as CSV (UTF-8 with BOM), streamed, scoped and capped."""
@@ -113,12 +108,10 @@ def agreement_export(request: HttpRequest) -> HttpResponse:
         _("Ends on"),
         _("Contract"),
     ]
-    writer = csv.writer(_Echo())
 
-    def stream() -> Iterator[str]:
-        yield "\ufeff" + writer.writerow(header)
+    def rows() -> Iterator[list[Any]]:
         for a in qs.iterator(chunk_size=2000):
-            yield writer.writerow(
+            yield (
                 [
                     a.number,
                     a.title,
@@ -131,9 +124,7 @@ def agreement_export(request: HttpRequest) -> HttpResponse:
                 ]
             )
 
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="agreements-{timezone.localdate():%Y%m%d}.csv"'
-    return response
+    return csv_response("agreements", header, rows())
 
 
 # --- create and edit ---------------------------------------------------------------------------------------

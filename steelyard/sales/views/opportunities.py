@@ -9,14 +9,13 @@ contexts live here too (registered in ``registrations/opportunities.py``).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from steelyard.catalog.models import Product, ProductKind
 from steelyard.core import access
+from steelyard.core.exports import csv_response
 from steelyard.core.filters import paginate
 from steelyard.core.registry import registry
 from steelyard.core.scopes import CHANGE
@@ -91,11 +91,6 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _export_rows(request: HttpRequest) -> tuple[list[str], Iterator[list[Any]], int]:
     qs = selectors.opportunity_list(user=request.user, filters=request.GET).select_related("org_unit")[
         :EXPORT_CAP
@@ -159,18 +154,7 @@ def opportunity_export(request: HttpRequest) -> HttpResponse:
         object_repr=_("Opportunity export"),
         extra={"format": "csv", "rows": count, "filters": request.GET.urlencode()[:1000]},
     )
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff" + writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="opportunities-{timezone.localdate():%Y%m%d}.csv"'
-    )
-    return response
+    return csv_response("opportunities", header, rows)
 
 
 # --- create and edit ---------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ total swapped out of band); without JavaScript every form posts and redirects.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from steelyard.catalog.models import Product
 from steelyard.core import access
+from steelyard.core.exports import csv_response
 from steelyard.core.filters import paginate
 from steelyard.core.scopes import CHANGE
 from steelyard.core.services.audit import audit_record
@@ -107,11 +107,6 @@ def quote_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _export_rows(request: HttpRequest) -> tuple[list[str], Iterator[list[Any]], int]:
     qs = selectors.quote_list(user=request.user, filters=request.GET)[:EXPORT_CAP]
     header = [
@@ -178,16 +173,7 @@ def quote_export(request: HttpRequest) -> HttpResponse:
         object_repr=_("Quote export"),
         extra={"format": "csv", "rows": count, "filters": request.GET.urlencode()[:1000]},
     )
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff" + writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="quotes-{timezone.localdate():%Y%m%d}.csv"'
-    return response
+    return csv_response("quotes", header, rows)
 
 
 # --- new quote ---------------------------------------------------------------------------------------------
