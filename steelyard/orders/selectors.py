@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from steelyard.core.scopes import VIEW, scope_q, user_scope
+from steelyard.core.selectors.history import HistoryEntry, record_history
 from steelyard.customers.models import Customer
 from steelyard.orders.models import (
     OPEN_STATUSES,
@@ -279,61 +280,15 @@ def order_timeline(order: SalesOrder, events: Iterable[OrderStatusEvent] | None 
     return steps
 
 
-@dataclass
-class HistoryEntry:
-    at: dt.datetime
-    who: str
-    kind: str  # "+", "~", "-"
-    changes: list[tuple[Any, str, str]] = field(default_factory=list)  # (field label, before, after)
-
-
-_HISTORY_SKIP = {"id", "created_at", "updated_at"}
-
-
-def _history_value(model_field: Any, value: Any, known: Mapping[tuple[str, Any], Any]) -> str:
-    if value in (None, ""):
-        return "—"
-    if (model_field.name, value) in known:
-        return str(known[(model_field.name, value)])
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, dt.datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return f"{value:,.2f}"
-    if model_field.is_relation:
-        return f"#{value}"
-    return str(value)
-
-
 def order_history(order: SalesOrder, *, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     """What changed on the order and when (newest first), from its simple_history rows (one query)."""
-    rows = list(
-        order.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
-    )
-    fields = [f for f in SalesOrder._meta.concrete_fields if f.name not in _HISTORY_SKIP]
     # Related rows the order has loaded already name themselves; others show as "#id" (no query each).
     known = {
         (name, getattr(order, f"{name}_id")): getattr(order, name)
         for name in ("customer", "contract", "plant")
         if getattr(order, f"{name}_id") and name in order._state.fields_cache
     }
-    entries = []
-    for i, row in enumerate(rows[:limit]):
-        older = rows[i + 1] if i + 1 < len(rows) else None
-        who = str(row.history_user) if row.history_user_id else str(_("System"))
-        entry = HistoryEntry(row.history_date, who, row.history_type)
-        if older is not None and row.history_type == "~":
-            for f in fields:
-                before, after = getattr(older, f.attname), getattr(row, f.attname)
-                if before != after:
-                    entry.changes.append(
-                        (f.verbose_name, _history_value(f, before, known), _history_value(f, after, known))
-                    )
-        entries.append(entry)
-    return entries
+    return record_history(order, known=known, limit=limit)
 
 
 @dataclass

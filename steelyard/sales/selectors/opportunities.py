@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +15,10 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _
 
 from steelyard.core.models import ApprovalRequest, ApprovalStatus
 from steelyard.core.scopes import VIEW
+from steelyard.core.selectors.history import HistoryEntry, record_history
 from steelyard.customers.models import Contact, Customer
 from steelyard.sales.filters import OpportunityFilter
 from steelyard.sales.models import (
@@ -161,14 +161,6 @@ class VisitRow:
 
 
 @dataclass
-class HistoryEntry:
-    at: dt.datetime
-    who: str
-    kind: str  # "+", "~", "-"
-    changes: list[tuple[Any, str, str]] = field(default_factory=list)
-
-
-@dataclass
 class OpportunityDetail:
     opportunity: Opportunity
     steps: list[StageStep]
@@ -238,26 +230,6 @@ def _days(start: dt.datetime, end: dt.datetime) -> Decimal:
     return (Decimal((end - start).total_seconds()) / Decimal(86400)).quantize(Decimal("0.1"))
 
 
-def _history_value(model_field: Any, value: Any, known: Mapping[tuple[str, Any], Any]) -> str:
-    if value in (None, ""):
-        return "—"
-    if (model_field.name, value) in known:
-        return str(known[(model_field.name, value)])
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, dt.datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return str(_("Yes") if value else _("No"))
-    if isinstance(value, Decimal):
-        return f"{value:,.2f}"
-    if model_field.is_relation:
-        return f"#{value}"
-    return str(value)
-
-
 _HISTORY_SKIP = {
     "id",
     "created_at",
@@ -274,27 +246,7 @@ def opportunity_history(
     opp: Opportunity, *, known: Mapping[tuple[str, Any], Any] | None = None, limit: int = HISTORY_LIMIT
 ) -> list[HistoryEntry]:
     """What changed on the deal and when (newest first), from its simple_history rows (one query)."""
-    rows = list(
-        opp.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
-    )  # type: ignore[attr-defined]
-    fields = [f for f in Opportunity._meta.concrete_fields if f.name not in _HISTORY_SKIP]
-    known = known or {}
-    entries = []
-    for i, row in enumerate(rows[:limit]):
-        older = rows[i + 1] if i + 1 < len(rows) else None
-        who = str(row.history_user) if row.history_user_id else str(_("System"))
-        entry = HistoryEntry(row.history_date, who, row.history_type)
-        if older is not None and row.history_type == "~":
-            for f in fields:
-                before, after = getattr(older, f.attname), getattr(row, f.attname)
-                if before != after:
-                    entry.changes.append(
-                        (f.verbose_name, _history_value(f, before, known), _history_value(f, after, known))
-                    )
-            if not entry.changes:
-                continue
-        entries.append(entry)
-    return entries
+    return record_history(opp, skip=_HISTORY_SKIP, known=known, limit=limit, drop_unchanged=True)
 
 
 def opportunity_detail(*, user: Any, pk: Any) -> OpportunityDetail:
